@@ -1,0 +1,1 @@
+"""RLHF Studio: human preferences in, better language models out."""

@@ -1,0 +1,1 @@
+"""The trainer worker and the training code. Never imports FastAPI."""
