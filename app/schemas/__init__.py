@@ -1,4 +1,4 @@
-"""Pydantic request and response bodies: <Entity>Create / <Entity>Update / <Entity>Public."""
+"""Pydantic bodies shared across areas; each area has a module here (<Entity>Create/Update/Public)."""
 
 from __future__ import annotations
 
