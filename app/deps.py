@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -36,6 +37,29 @@ def get_db(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def get_write_db(request: Request, session: SessionDep) -> Iterator[Session]:
+    """A session that may write even on GET (a page that leases work as it is shown).
+
+    On SQLite a GET's deferred read transaction cannot safely turn into a write (another
+    writer in between makes the upgrade fail at once), so such a request gets its own
+    BEGIN IMMEDIATE transaction; everywhere else the request's session already can write.
+    """
+    bind = session.get_bind()
+    if not (isinstance(bind, Engine) and bind.get_execution_options().get("sqlite_read_only")):
+        yield session
+        return
+    with request.app.state.sessionmaker() as writer:
+        try:
+            yield writer
+            writer.commit()
+        except BaseException:
+            writer.rollback()
+            raise
+
+
+WriteSessionDep = Annotated[Session, Depends(get_write_db)]
 
 
 class LoginRequired(Exception):

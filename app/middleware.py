@@ -47,28 +47,35 @@ class BodySizeLimit:
                     await _send_json(send, 413, f"request body over the limit of {limit} bytes")
                     return
         received = 0
+        exceeded = False
         started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise BodyTooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            # Parsers may turn our exception into their own 400; once over the limit, the
+            # app's answer is dropped and the 413 below is sent instead.
+            if exceeded:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
-            if not started:
-                await _send_json(send, 413, f"request body over the limit of {limit} bytes")
+            pass
+        if exceeded and not started:
+            await _send_json(send, 413, f"request body over the limit of {limit} bytes")
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:

@@ -15,7 +15,8 @@ router = APIRouter()
 def healthz(request: Request) -> HealthStatus:
     """200 when the database answers, 503 when it does not."""
     try:
-        with request.app.state.engine.connect() as conn:
+        engine = request.app.state.engine.execution_options(sqlite_read_only=True)
+        with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         raise HTTPException(503, "database unavailable") from exc

@@ -1,0 +1,138 @@
+"""Model versions: registering a job's result, finding the versions a job starts from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import ModelKind, ModelVersion, Project
+
+
+def get_version(session: Session, version_id: int) -> ModelVersion | None:
+    return session.get(ModelVersion, version_id)
+
+
+def list_versions(
+    session: Session, *, project_id: int | None = None, kind: str | None = None, limit: int = 200
+) -> list[ModelVersion]:
+    query = select(ModelVersion)
+    if project_id is not None:
+        query = query.where(ModelVersion.project_id == project_id)
+    if kind is not None:
+        query = query.where(ModelVersion.kind == kind)
+    return list(session.scalars(query.order_by(ModelVersion.id.desc()).limit(limit)))
+
+
+def version_for_job(session: Session, job_id: int) -> ModelVersion | None:
+    return session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
+
+
+def latest_version(session: Session, project_id: int, kind: ModelKind) -> ModelVersion | None:
+    return session.scalar(
+        select(ModelVersion)
+        .where(ModelVersion.project_id == project_id, ModelVersion.kind == kind.value)
+        .order_by(ModelVersion.id.desc())
+        .limit(1)
+    )
+
+
+def next_version_name(session: Session, project_id: int, kind: ModelKind) -> str:
+    count = session.scalar(
+        select(func.count())
+        .select_from(ModelVersion)
+        .where(ModelVersion.project_id == project_id, ModelVersion.kind == kind.value)
+    )
+    return f"{kind.value}-v{int(count or 0) + 1}"
+
+
+def register_version(
+    session: Session,
+    *,
+    project: Project,
+    kind: ModelKind,
+    job_id: int,
+    base_model: str,
+    path: str,
+    metrics: dict[str, Any],
+    params: dict[str, Any],
+    parent_id: int | None = None,
+    make_current: bool = True,
+) -> ModelVersion:
+    """The version a job made (one per job: ``job_id`` is unique), made the project's current
+    one of its kind. A re-run of the same job returns the version it already registered."""
+    existing = version_for_job(session, job_id)
+    if existing is not None:
+        return existing
+    version = ModelVersion(
+        project_id=project.id,
+        kind=kind.value,
+        name=next_version_name(session, project.id, kind),
+        parent_id=parent_id,
+        base_model=base_model,
+        path=path,
+        job_id=job_id,
+        metrics=metrics,
+        params=params,
+    )
+    session.add(version)
+    session.flush()
+    if make_current:
+        if kind is ModelKind.reward:
+            project.reward_version_id = version.id
+        else:
+            project.policy_version_id = version.id
+    session.flush()
+    return version
+
+
+def get_or_create_base_policy(
+    session: Session, project_id: int, base_model: str, path: str
+) -> ModelVersion:
+    """The version row of a base policy (e.g. the default), made the first time it is used,
+    so that every generated response can name the version that wrote it."""
+    existing = session.scalar(
+        select(ModelVersion)
+        .where(
+            ModelVersion.project_id == project_id,
+            ModelVersion.kind == ModelKind.policy.value,
+            ModelVersion.job_id.is_(None),
+            ModelVersion.parent_id.is_(None),
+            ModelVersion.base_model == base_model,
+            ModelVersion.path == path,
+        )
+        .order_by(ModelVersion.id)
+        .limit(1)
+    )
+    if existing is not None:
+        return existing
+    version = ModelVersion(
+        project_id=project_id,
+        kind=ModelKind.policy.value,
+        name=base_model if len(base_model) <= 200 else Path(base_model).name[:200],
+        parent_id=None,
+        base_model=base_model,
+        path=path,
+        job_id=None,
+        metrics={},
+        params={},
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def resolve_path(model_dir: Path, stored: str) -> Path:
+    """Where a version's weights lie: stored paths are relative to the model store unless absolute."""
+    path = Path(stored)
+    return path if path.is_absolute() else model_dir / path
+
+
+def stored_path(model_dir: Path, path: Path) -> str:
+    """The form kept in the database: relative inside the model store, so the store can move."""
+    try:
+        return str(path.resolve().relative_to(model_dir.resolve()))
+    except ValueError:
+        return str(path)

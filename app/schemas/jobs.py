@@ -1,0 +1,262 @@
+"""Jobs and model versions: the parameters each job kind accepts, and what the API returns.
+
+Parameter models refuse unknown keys (a typo is a 422, not a silently ignored setting). The
+training fields mirror ``RewardConfig``, ``PPOConfig`` and ``GenerationConfig`` by name; a
+test checks that they stay in step, and the worker builds the configs from them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Message(_Params):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(max_length=100_000)
+
+
+PromptInput = Annotated[str, Field(min_length=1, max_length=100_000)] | list[Message]
+
+
+class RewardParams(_Params):
+    """Bradley-Terry reward model on the project's labels (human and imported)."""
+
+    base_model: str | None = Field(
+        None,
+        max_length=500,
+        description="hub id or directory; default: the configured reward model",
+    )
+    epochs: int = Field(1, ge=1, le=1000)
+    learning_rate: float = Field(2e-5, gt=0, le=1)
+    batch_size: int = Field(16, ge=1, le=65536)
+    grad_accumulation: int = Field(1, ge=1, le=1024)
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    max_grad_norm: float = Field(1.0, ge=0)
+    max_length: int = Field(512, ge=8, le=32768)
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    seed: int = 0
+    center_rewards_coef: float = Field(0.0, ge=0)
+    use_margin: bool = True
+    eval_each_epoch: bool = True
+    eval_batch_size: int = Field(32, ge=1, le=65536)
+    disable_dropout: bool = True
+    length_group_size: int = Field(50, ge=1)
+    checkpoint_every: int = Field(200, ge=1)
+    log_every: int = Field(10, ge=1)
+    min_labels: int = Field(2, ge=1, description="refuse to train on fewer labelled comparisons")
+
+    def config_fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"base_model", "min_labels"})
+
+
+class GenerateParams(_Params):
+    """Two different responses per prompt from one policy version, or one from each of two."""
+
+    policy_version_id: int | None = Field(
+        None, description="default: the project's policy, else the default policy"
+    )
+    policy_b_version_id: int | None = Field(None, description="B from this version instead")
+    prompts: list[PromptInput] | None = Field(
+        None, max_length=10_000, description="default: the project's prompts"
+    )
+    max_prompts: int | None = Field(None, ge=1, le=1_000_000)
+    priority: int = Field(0, description="queue priority of the new comparisons")
+    max_new_tokens: int = Field(128, ge=1, le=8192)
+    temperature: float = Field(0.8, gt=0, le=10)
+    top_p: float = Field(0.95, gt=0, le=1)
+    seed: int = 0
+    batch_size: int = Field(8, ge=1, le=1024)
+    max_prompt_tokens: int = Field(512, ge=1, le=65536)
+    max_attempts: int = Field(3, ge=1, le=20)
+
+    def config_fields(self) -> dict[str, Any]:
+        return self.model_dump(
+            exclude={
+                "policy_version_id",
+                "policy_b_version_id",
+                "prompts",
+                "max_prompts",
+                "priority",
+            }
+        )
+
+
+class PPOTuning(_Params):
+    """PPO hyper-parameters (see ``trainer/ppo/config.py`` for each one's meaning)."""
+
+    max_prompts: int | None = Field(None, ge=1, le=1_000_000)
+    total_steps: int = Field(100, ge=1, le=1_000_000)
+    batch_size: int = Field(16, ge=1, le=4096)
+    num_mini_batches: int = Field(2, ge=1, le=4096)
+    ppo_epochs: int = Field(4, ge=1, le=100)
+    learning_rate: float = Field(5e-5, gt=0, le=1)
+    anneal_lr: bool = True
+    max_grad_norm: float = Field(1.0, gt=0)
+    response_length: int = Field(64, ge=1, le=8192)
+    max_prompt_tokens: int = Field(512, ge=1, le=65536)
+    temperature: float = Field(0.7, gt=0, le=10)
+    kl_coef: float = Field(0.05, ge=0)
+    kl_estimator: Literal["k1", "k3"] = "k1"
+    kl_target: float | None = Field(None, gt=0)
+    kl_horizon: int = Field(10_000, ge=1)
+    kl_budget: float | None = Field(20.0, gt=0)
+    gamma: float = Field(1.0, ge=0, le=1)
+    lam: float = Field(0.95, ge=0, le=1)
+    clip_range: float = Field(0.2, gt=0)
+    clip_range_value: float = Field(0.2, gt=0)
+    vf_coef: float = Field(0.1, ge=0)
+    missing_eos_penalty: float = Field(1.0, ge=0)
+    lora_r: int = Field(16, ge=1, le=1024)
+    lora_alpha: int = Field(32, ge=1)
+    lora_target_modules: str = Field("all-linear", max_length=500)
+    seed: int = 0
+    eval_prompts: int = Field(16, ge=0)
+    checkpoint_every: int = Field(10, ge=1)
+    sample_every: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _mini_batches_divide(self) -> PPOTuning:
+        if self.batch_size % self.num_mini_batches:
+            raise ValueError("batch_size must be a multiple of num_mini_batches")
+        return self
+
+    def config_fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"max_prompts", "policy_version_id", "reward_version_id"})
+
+
+class PPOParams(PPOTuning):
+    """Tunes a policy version against a reward version on the project's prompts."""
+
+    policy_version_id: int | None = Field(
+        None, description="default: the project's policy, else the default policy"
+    )
+    reward_version_id: int | None = Field(
+        None, description="default: the project's reward model, else its latest"
+    )
+
+
+class IterateParams(_Params):
+    """One turn of the loop: reward -> ppo -> generate, each a child job."""
+
+    reward: RewardParams = Field(default_factory=RewardParams)
+    # PPO tunes the project's current policy against the reward model just trained.
+    ppo: PPOTuning = Field(default_factory=PPOTuning)
+    # Generation samples from the policy PPO just made.
+    generate: GenerateParams = Field(default_factory=GenerateParams)
+
+    @model_validator(mode="after")
+    def _no_versions_in_generate(self) -> IterateParams:
+        if self.generate.policy_version_id is not None or self.generate.policy_b_version_id:
+            raise ValueError("iterate generates from the policy it trains; omit version ids")
+        return self
+
+
+PARAMS_BY_KIND: dict[str, type[_Params]] = {
+    "reward": RewardParams,
+    "generate": GenerateParams,
+    "ppo": PPOParams,
+    "iterate": IterateParams,
+}
+
+
+class _JobCreateBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: int
+
+
+class RewardJobCreate(_JobCreateBase):
+    kind: Literal["reward"]
+    params: RewardParams = Field(default_factory=RewardParams)
+
+
+class GenerateJobCreate(_JobCreateBase):
+    kind: Literal["generate"]
+    params: GenerateParams = Field(default_factory=GenerateParams)
+
+
+class PPOJobCreate(_JobCreateBase):
+    kind: Literal["ppo"]
+    params: PPOParams = Field(default_factory=PPOParams)
+
+
+class IterateJobCreate(_JobCreateBase):
+    kind: Literal["iterate"]
+    params: IterateParams = Field(default_factory=IterateParams)
+
+
+JobCreate = Annotated[
+    RewardJobCreate | GenerateJobCreate | PPOJobCreate | IterateJobCreate,
+    Field(discriminator="kind"),
+]
+
+
+class JobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    kind: str
+    status: str
+    progress: float
+    metrics: dict[str, float | None]
+    error: str | None
+    model_version_id: int | None = None
+    params: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    parent_job_id: int | None
+    child_job_ids: list[int] = Field(default_factory=list)
+    created_by_id: int | None
+    lease_owner: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class MetricPoint(BaseModel):
+    step: int
+    values: dict[str, float | None]
+
+
+class Sample(BaseModel):
+    step: int
+    prompt: str = ""
+    response: str = ""
+    score: float | None = None
+    extra: dict[str, str | float | None] = Field(default_factory=dict)
+
+
+class JobMetrics(BaseModel):
+    job_id: int
+    kind: str
+    status: str
+    progress: float
+    points: list[MetricPoint]
+    samples: list[Sample]
+
+
+class ModelVersionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int | None
+    kind: str
+    name: str
+    parent_id: int | None
+    base_model: str
+    path: str
+    job_id: int | None
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    created_at: datetime
+    current: bool = False
