@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     policy_model: str = "smollm2-135m-instruct"
     reward_model: str = "all-minilm-l6-v2"
     log_level: str = "INFO"
+    # One line per request; off saves ~5% CPU on the hot annotator endpoints.
+    access_log: bool = True
 
     @field_validator("secret_key")
     @classmethod

@@ -44,7 +44,9 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip on every request. A connection that died with the
+    # database fails its request with a 503 and SQLAlchemy then recycles the whole pool.
+    return create_engine(url, pool_size=10, max_overflow=20)
 
 
 @lru_cache

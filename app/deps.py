@@ -36,7 +36,10 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-SessionDep = Annotated[Session, Depends(get_db)]
+# scope="function": the commit runs when the route returns, before the response is sent. The
+# default ("request") commits after the body has gone out, so a crash in between lost
+# labels the client had already been told were saved (tests/reliability/test_server_crash.py).
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_write_db(request: Request, session: SessionDep) -> Iterator[Session]:
@@ -59,7 +62,7 @@ def get_write_db(request: Request, session: SessionDep) -> Iterator[Session]:
             raise
 
 
-WriteSessionDep = Annotated[Session, Depends(get_write_db)]
+WriteSessionDep = Annotated[Session, Depends(get_write_db, scope="function")]
 
 
 class LoginRequired(Exception):

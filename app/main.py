@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from app import redaction
 from app.api import exports, health, imports, jobs, labels, models, projects, stats, users
 from app.config import REPO_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -68,6 +70,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "2"},
         )
 
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def out_of_range(_request: Request, exc: Exception) -> Response:
+        # A value the database cannot store (an id of 10**30, a NUL character in text on
+        # PostgreSQL): bad input, not a server fault. SQLite's driver raises OverflowError.
+        log.info("value the database cannot store: %s", type(exc).__name__)
+        message = "a value is out of range or cannot be stored"
+        detail = [{"loc": [], "msg": message, "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(DBAPIError)
     async def database_error(_request: Request, exc: DBAPIError) -> Response:
         if exc.connection_invalidated:
@@ -83,6 +95,25 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def unexpected(_request: Request, _exc: Exception) -> Response:
         log.exception("unhandled error")
         return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def _document_plain_422(app: FastAPI) -> None:
+    """Routes also answer 422 with a sentence (a referenced version that does not exist, a
+    job parameter out of range), not only FastAPI's list of field errors: say so in OpenAPI."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        error = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+        if error is not None and "anyOf" not in error["properties"]["detail"]:
+            listed = error["properties"]["detail"]
+            error["properties"]["detail"] = {
+                "anyOf": [listed, {"type": "string"}],
+                "title": listed.get("title", "Detail"),
+            }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -102,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_sessionmaker = make_sessionmaker(engine, read_only=True)
 
     _install_error_handlers(app)
+    _document_plain_422(app)
+    redaction.install()
 
     app.include_router(health.router)
     for module in (projects, users, imports, exports, stats, labels, jobs, models):

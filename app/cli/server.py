@@ -42,6 +42,7 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
     )
     return 0
 
