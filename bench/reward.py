@@ -1,0 +1,294 @@
+"""Reward model benchmark: our trainer against Hugging Face TRL's RewardTrainer on HH-RLHF.
+
+    .venv/bin/python bench/reward.py                       # full run (slow on 2 cores)
+    .venv/bin/python bench/reward.py --train-limit 400 --eval-limit 200   # quick run
+
+Train: hh-helpful-base minus its last 354 records + the first 1,500 of hh-harmless-base;
+eval: those 354 + the last 300 of harmless. Default reward model, one epoch, the same
+max length, batch size, learning rate, warm-up and thread count on both sides. Each side
+runs in its own subprocess (TRL's in a separate virtual environment, created when missing),
+so peak RSS is per side. Both sides get the same tokens: TRL receives the ids our encoder
+makes (prompt truncated from the left, whole response), so only the training loops differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path("/work/shared/data")
+TRL_VENV = REPO / ".bench-venv-trl"
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time: less swayed than wall time by other work on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- data (runs in our venv) -------------------------------------------------------------
+
+
+def build_splits(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    sys.path.insert(0, str(REPO))
+    from trainer.reward.data import PreferenceExample
+    from trainer.reward.hh import hh_examples, read_hh_records
+
+    helpful = hh_examples(read_hh_records(DATA / "hh-helpful-base-2354.jsonl.gz"), seed=1)
+    harmless = hh_examples(read_hh_records(DATA / "hh-harmless-base-1800.jsonl.gz"), seed=2)
+    # Distinct group ids across the two files.
+    harmless = [
+        PreferenceExample(e.prompt, e.response_a, e.response_b, e.choice, group=10_000 + e.group)
+        for e in harmless
+    ]
+    train = helpful[:-354] + harmless[:1500]
+    evaluation = helpful[-354:] + harmless[1500:]
+    # Limits take a seeded sample so a quick run still mixes helpful and harmless.
+    if args.train_limit:
+        train = random.Random(0).sample(train, min(args.train_limit, len(train)))
+    if args.eval_limit:
+        evaluation = random.Random(1).sample(evaluation, min(args.eval_limit, len(evaluation)))
+    return train, evaluation
+
+
+# --- our side ------------------------------------------------------------------------------
+
+
+def run_ours(args: argparse.Namespace) -> dict[str, float]:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from trainer.context import NullContext
+    from trainer.default_models import DEFAULT_REWARD, reward_base_path
+    from trainer.reward.evaluate import evaluate_preferences
+    from trainer.reward.train import RewardConfig, train_reward_model
+
+    train, evaluation = build_splits(args)
+    config = RewardConfig(
+        epochs=1,
+        learning_rate=args.lr,
+        batch_size=args.batch_size,
+        warmup_ratio=args.warmup_ratio,
+        max_length=args.max_length,
+        val_fraction=0.0,  # evaluated below on the fixed held-out set instead
+        seed=args.seed,
+        checkpoint_every=10**9,
+        log_every=10**9,
+    )
+    work = Path(args.workdir)
+    start, cpu_start = time.perf_counter(), cpu_seconds()
+    train_reward_model(
+        train, reward_base_path(DEFAULT_REWARD), config, NullContext(work / "ckpt"), work / "ours"
+    )
+    seconds = time.perf_counter() - start  # includes loading, tokenizing and saving
+    cpu = cpu_seconds() - cpu_start
+    metrics = evaluate_preferences(work / "ours", evaluation, max_length=args.max_length)
+    return {
+        "accuracy": metrics["accuracy"],
+        "n_eval": metrics["n"],
+        "n_train": float(len(train)),
+        "train_seconds": seconds,
+        "pairs_per_second": len(train) / seconds,
+        "pairs_per_cpu_second": len(train) / cpu,
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def write_token_file(args: argparse.Namespace, path: Path) -> None:
+    """The exact ids our encoder feeds the model, for TRL: chosen first."""
+    from transformers import AutoTokenizer
+
+    from trainer.default_models import DEFAULT_REWARD, reward_base_path
+    from trainer.reward.batches import encode_examples
+    from trainer.reward.text import PairEncoder
+
+    train, evaluation = build_splits(args)
+    encoder = PairEncoder(
+        AutoTokenizer.from_pretrained(reward_base_path(DEFAULT_REWARD)), args.max_length
+    )
+    out: dict[str, Any] = {"model": reward_base_path(DEFAULT_REWARD)}
+    for name, examples in (("train", train), ("eval", evaluation)):
+        pairs = encode_examples(encoder, examples, use_margin=False)
+        out[name] = [
+            {"chosen_ids": a.input_ids, "rejected_ids": b.input_ids}
+            for a, b, t in zip(pairs.first, pairs.second, pairs.target.tolist(), strict=True)
+            if t == 1.0
+        ]
+    path.write_text(json.dumps(out))
+
+
+# --- TRL side (runs in the TRL venv; imports nothing from this repository) ---------------
+
+
+def run_trl(args: argparse.Namespace) -> dict[str, float]:
+    import torch
+
+    torch.set_num_threads(args.threads)
+    import trl
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from trl import RewardConfig, RewardTrainer
+
+    data = json.loads(Path(args.tokens).read_text())
+    tokenizer = AutoTokenizer.from_pretrained(data["model"])
+    model = AutoModelForSequenceClassification.from_pretrained(data["model"], num_labels=1)
+    torch.manual_seed(args.seed)
+    config = RewardConfig(
+        output_dir=str(Path(args.workdir) / "trl"),
+        num_train_epochs=1,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_steps=args.warmup_ratio,  # a float below 1 is a share of all steps
+        lr_scheduler_type="linear",
+        max_length=args.max_length,
+        # Same maths as ours: fp32, no recomputation (TRL defaults to bf16 + checkpointing).
+        bf16=False,
+        gradient_checkpointing=False,
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        eval_strategy="no",
+        logging_steps=10**6,
+        seed=args.seed,
+        disable_tqdm=True,
+    )
+    trainer = RewardTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(data["train"]),
+        processing_class=tokenizer,
+    )
+    start, cpu_start = time.perf_counter(), cpu_seconds()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    cpu = cpu_seconds() - cpu_start
+
+    model.eval()
+    pairs = data["eval"]
+    correct = 0
+    with torch.inference_mode():
+        for start_i in range(0, len(pairs), 32):
+            chunk = pairs[start_i : start_i + 32]
+            seqs = [p["chosen_ids"] for p in chunk] + [p["rejected_ids"] for p in chunk]
+            width = max(map(len, seqs))
+            ids = torch.tensor([s + [tokenizer.pad_token_id] * (width - len(s)) for s in seqs])
+            mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
+            r = model(input_ids=ids, attention_mask=mask).logits[:, 0]
+            correct += int((r[: len(chunk)] > r[len(chunk) :]).sum())
+    return {
+        "accuracy": correct / len(pairs),
+        "n_eval": float(len(pairs)),
+        "n_train": float(len(data["train"])),
+        "train_seconds": seconds,
+        "pairs_per_second": len(data["train"]) / seconds,
+        "pairs_per_cpu_second": len(data["train"]) / cpu,
+        "peak_rss_mib": peak_rss_mib(),
+        "trl_version": trl.__version__,
+    }
+
+
+# --- orchestration -----------------------------------------------------------------------
+
+
+def ensure_trl_venv() -> Path:
+    python = TRL_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(TRL_VENV)], check=True)
+        # The torch pin keeps the CPU wheel; a bare "torch" would pull a multi-GB CUDA build.
+        pip = [str(python), "-m", "pip", "install", "-q", "torch==2.13.0", "trl"]
+        subprocess.run(pip, check=True)
+    return python
+
+
+def side(python: Path, name: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    cmd = [str(python), __file__, "--side", name, *passthrough(args), *extra]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(args.threads)}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
+    if done.returncode != 0:
+        raise SystemExit(f"{name} side failed:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def passthrough(args: argparse.Namespace) -> list[str]:
+    keys = ["train_limit", "eval_limit", "max_length", "batch_size", "lr", "warmup_ratio"]
+    flags = [[f"--{k.replace('_', '-')}", str(getattr(args, k))] for k in keys]
+    flags += [["--threads", str(args.threads)], ["--seed", str(args.seed)]]
+    return [x for pair in flags for x in pair] + ["--workdir", args.workdir]
+
+
+def table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> str:
+    rows = [
+        ("validation accuracy", "accuracy", "{:.4f}"),
+        ("training pairs/s", "pairs_per_second", "{:.2f}"),
+        ("training pairs per CPU-second", "pairs_per_cpu_second", "{:.3f}"),
+        ("training seconds", "train_seconds", "{:.1f}"),
+        ("peak RSS (MiB)", "peak_rss_mib", "{:.0f}"),
+        ("training pairs", "n_train", "{:.0f}"),
+        ("eval pairs", "n_eval", "{:.0f}"),
+    ]
+    trl_name = f"TRL {theirs['trl_version']}" if theirs else "TRL"
+    lines = [f"| metric | ours | {trl_name} | ours / TRL |", "| --- | ---: | ---: | ---: |"]
+    for label, key, fmt in rows:
+        mine = fmt.format(ours[key])
+        if theirs is None:
+            lines.append(f"| {label} | {mine} | - | - |")
+            continue
+        ratio = ours[key] / theirs[key] if theirs[key] else float("nan")
+        lines.append(f"| {label} | {mine} | {fmt.format(theirs[key])} | {ratio:.2f}x |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--side", choices=["ours", "trl"], help=argparse.SUPPRESS)
+    parser.add_argument("--tokens", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", default="")
+    parser.add_argument("--train-limit", type=int, default=0, help="training pairs (0 = all)")
+    parser.add_argument("--eval-limit", type=int, default=0, help="eval pairs (0 = all)")
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--warmup-ratio", type=float, default=0.1)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads, both sides")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-trl", action="store_true")
+    args = parser.parse_args()
+
+    if args.side == "ours":
+        print(json.dumps(run_ours(args)))
+        return
+    if args.side == "trl":
+        print(json.dumps(run_trl(args)))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-reward-") as tmp:
+        args.workdir = args.workdir or tmp
+        print(f"settings: {json.dumps(vars(args))}", flush=True)
+        ours = side(Path(sys.executable), "ours", args, [])
+        print(f"ours: {json.dumps(ours)}", flush=True)
+        theirs = None
+        if not args.skip_trl:
+            tokens = Path(args.workdir) / "tokens.json"
+            write_token_file(args, tokens)
+            theirs = side(ensure_trl_venv(), "trl", args, ["--tokens", str(tokens)])
+            print(f"trl: {json.dumps(theirs)}", flush=True)
+        print(table(ours, theirs))
+
+
+if __name__ == "__main__":
+    main()

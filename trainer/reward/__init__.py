@@ -1,0 +1,1 @@
+"""Reward model training, scoring and evaluation (pure training code: no database)."""

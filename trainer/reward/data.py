@@ -1,0 +1,97 @@
+"""Preference examples: what a reward job trains on, where they come from, how they split."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+CHOICES = ("better", "worse", "same")
+
+
+@dataclass(frozen=True)
+class PreferenceExample:
+    prompt: list[dict[str, str]]  # messages [{"role": "system"|"user"|"assistant", "content": str}]
+    response_a: str
+    response_b: str
+    choice: str  # "better" | "worse" | "same": response B compared with response A
+    margin: float | None = None  # from label strength, optional
+    group: int = 0  # comparison id: the train/validation split is by group, never splitting a group
+
+    def __post_init__(self) -> None:
+        if self.choice not in CHOICES:
+            raise ValueError(f"choice must be one of {CHOICES}, not {self.choice!r}")
+
+
+@dataclass(frozen=True)
+class OrientedPair:
+    """A pair with its preferred response first; for ties the order is A then B."""
+
+    first: str
+    second: str
+    target: float  # wanted P(first beats second): 1.0, or 0.5 for a tie
+    margin: float  # required score gap for a strict preference; 0.0 when none
+
+
+def orient(example: PreferenceExample, use_margin: bool = True) -> OrientedPair:
+    margin = example.margin if use_margin and example.margin is not None else 0.0
+    if example.choice == "better":
+        return OrientedPair(example.response_b, example.response_a, 1.0, margin)
+    if example.choice == "worse":
+        return OrientedPair(example.response_a, example.response_b, 1.0, margin)
+    return OrientedPair(example.response_a, example.response_b, 0.5, 0.0)
+
+
+def split_by_group(
+    examples: Sequence[PreferenceExample], val_fraction: float, seed: int
+) -> tuple[list[PreferenceExample], list[PreferenceExample]]:
+    """Seeded train/validation split in which all labels of one comparison land on one side."""
+    groups = sorted({e.group for e in examples})
+    random.Random(seed).shuffle(groups)
+    n_val = round(len(groups) * val_fraction)
+    if val_fraction > 0 and n_val == 0 and len(groups) > 1:
+        n_val = 1
+    val_groups = set(groups[:n_val])
+    train = [e for e in examples if e.group not in val_groups]
+    val = [e for e in examples if e.group in val_groups]
+    return train, val
+
+
+def _as_messages(prompt: object) -> list[dict[str, str]]:
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    if isinstance(prompt, list) and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+        for m in prompt
+    ):
+        return [{"role": m["role"], "content": m["content"]} for m in prompt]
+    raise ValueError("prompt must be a string or a list of {role, content} messages")
+
+
+def read_pairs_jsonl(path: Path) -> Iterator[PreferenceExample]:
+    """Rows ``{"prompt", "response_a", "response_b", "choice" (or "label"), "margin"?, "group"?}``.
+
+    Rows without a choice are unlabelled pairs and are skipped; a row without a group is its
+    own comparison.
+    """
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            choice = row.get("choice", row.get("label"))
+            if choice is None:
+                continue
+            try:
+                yield PreferenceExample(
+                    prompt=_as_messages(row["prompt"]),
+                    response_a=str(row["response_a"]),
+                    response_b=str(row["response_b"]),
+                    choice=str(choice),
+                    margin=None if row.get("margin") is None else float(row["margin"]),
+                    group=int(row.get("group", line_no)),
+                )
+            except (KeyError, ValueError) as err:
+                raise ValueError(f"{path}:{line_no}: {err}") from err
