@@ -1,0 +1,127 @@
+"""Loading and saving policies, and turning conversations into the token ids they read.
+
+A policy on disk is either a full model directory (a hub id, the materialised default, any
+``save_pretrained`` output) or a LoRA adapter directory written by PPO. An adapter names the
+policy it was trained over (``base_model_name_or_path`` in ``adapter_config.json``), which may
+itself be an adapter: versions chain, each a few MB instead of a full copy of the weights.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+ADAPTER_CONFIG = "adapter_config.json"
+# Chains deeper than this are surely a cycle (an adapter naming itself, directly or not).
+MAX_ADAPTER_DEPTH = 64
+
+
+def is_adapter(path: str | Path) -> bool:
+    return (Path(path) / ADAPTER_CONFIG).is_file()
+
+
+def adapter_base(path: str | Path) -> str:
+    """The policy a LoRA adapter directory was trained over."""
+    config = json.loads((Path(path) / ADAPTER_CONFIG).read_text())
+    base = config.get("base_model_name_or_path")
+    if not base:
+        raise ValueError(f"{path}: adapter does not name its base model")
+    return str(base)
+
+
+def load_policy(
+    path: str | Path, dtype: torch.dtype = torch.float32, _depth: int = 0
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """(causal LM in eval mode, tokenizer padding on the left) for a model or adapter directory.
+
+    Adapters are merged into their base, so the result is a plain model that generates at full
+    speed and can take a fresh adapter for the next round of PPO.
+    """
+    if _depth > MAX_ADAPTER_DEPTH:
+        raise ValueError(f"{path}: adapter chain deeper than {MAX_ADAPTER_DEPTH}")
+    if is_adapter(path):
+        from peft import PeftModel
+
+        base, _ = load_policy(adapter_base(path), dtype=dtype, _depth=_depth + 1)
+        model = PeftModel.from_pretrained(base, str(path)).merge_and_unload()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+    tokenizer = load_policy_tokenizer(path)
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.eval()
+    return model, tokenizer
+
+
+def load_policy_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    # Generation appends to the right end of each row, so prompts are padded on the left.
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def stop_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Tokens that end a response: the generation config's EOS ids and the tokenizer's."""
+    ids: set[int] = set()
+    configured = model.generation_config.eos_token_id
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif configured is not None:
+        ids.update(int(i) for i in configured)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    if not ids:
+        raise ValueError("the policy has no end-of-sequence token")
+    return sorted(ids)
+
+
+def render_prompt(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> str:
+    """The text a policy continues: its chat template with the assistant turn opened."""
+    if tokenizer.chat_template:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return str(text)
+    # Base models without a template get a plain transcript in the HH style.
+    turns = "".join(f"\n\n{m['role'].capitalize()}: {m['content']}" for m in messages)
+    return f"{turns}\n\nAssistant:"
+
+
+def encode_prompts(
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[list[dict[str, str]]],
+    max_tokens: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask), both (B, P), left-padded; long prompts lose their start."""
+    texts = [render_prompt(tokenizer, p) for p in prompts]
+    # Templates write their own special tokens into the text.
+    rows: list[list[int]] = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    rows = [r[-max_tokens:] for r in rows]
+    width = max(len(r) for r in rows)
+    pad_id = int(tokenizer.pad_token_id)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)  # (B, P)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)  # (B, P)
+    for i, r in enumerate(rows):
+        if r:
+            input_ids[i, width - len(r) :] = torch.tensor(r)
+            attention_mask[i, width - len(r) :] = 1
+    return input_ids, attention_mask
+
+
+def save_adapter(model: Any, tokenizer: PreTrainedTokenizerBase, base: str, out_dir: Path) -> None:
+    """Writes a peft model's adapter over ``base`` so that ``load_policy(out_dir)`` finds both."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    peft_config = model.peft_config["default"]
+    peft_config.base_model_name_or_path = base
+    model.save_pretrained(str(out_dir))
+    tokenizer.save_pretrained(str(out_dir))
