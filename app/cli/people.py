@@ -7,6 +7,7 @@ import getpass
 import sys
 from typing import Any
 
+from app.cli.admin import add_user_actions
 from app.cli.errors import CommandError
 from app.db import session_scope
 from app.models import Role
@@ -23,6 +24,7 @@ def register(commands: Any) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     create.set_defaults(handler=run_users_create)
+    add_user_actions(users_cmds)
 
     tokens = commands.add_parser("tokens", help="manage API tokens")
     tokens_cmds = tokens.add_subparsers(dest="tokens_command", required=True, metavar="ACTION")

@@ -1,0 +1,1 @@
+"""Exporting labels: the row builders, majority aggregation, and streaming JSONL and Parquet writers."""

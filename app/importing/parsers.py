@@ -1,0 +1,146 @@
+"""One parser per import format: a JSON line in, a ParsedPair out, or a LineError saying why not."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from app.content import ContentError, check_text, normalise_messages
+from app.importing import hh
+from app.importing.records import LineError, ParsedPair, SkipLine
+from app.models import Choice, Strength
+
+
+class ImportFormat(enum.StrEnum):
+    pairs = "pairs"
+    hh = "hh"
+    trl = "trl"
+
+
+def parse_pairs(record: dict[str, Any]) -> ParsedPair:
+    """`{"prompt": str | [messages], "response_a", "response_b", "label"?, "strength"?}`."""
+    messages = _messages(_required(record, "prompt"), "prompt")
+    first = _text(_required(record, "response_a"), "response_a")
+    second = _text(_required(record, "response_b"), "response_b")
+    label = record.get("label")
+    # isinstance first: a list or an object is unhashable and must not reach the `in`.
+    if label is not None and (not isinstance(label, str) or label not in Choice.__members__):
+        raise LineError(
+            f"label must be one of better, worse, same (B compared with A), not {label!r}"
+        )
+    strength = record.get("strength")
+    if strength is not None:
+        if not isinstance(strength, str) or strength not in Strength.__members__:
+            raise LineError(f"strength must be slightly or much, not {strength!r}")
+        if label is None or label == Choice.same:
+            raise LineError("strength needs a label of better or worse")
+    return ParsedPair(
+        messages,
+        first,
+        second,
+        Choice(label) if label is not None else None,
+        Strength(strength) if strength is not None else None,
+        randomise=label is not None,
+    )
+
+
+def parse_hh(record: dict[str, Any]) -> ParsedPair:
+    """`{"chosen": transcript, "rejected": transcript}`: the human chose `chosen`."""
+    chosen = _string(_required(record, "chosen"), "chosen")
+    rejected = _string(_required(record, "rejected"), "rejected")
+    messages, chosen_text, rejected_text = hh.split_record(chosen, rejected)
+    return ParsedPair(messages, rejected_text, chosen_text, Choice.better)
+
+
+def parse_trl(record: dict[str, Any]) -> ParsedPair:
+    """TRL preference rows, standard (strings) or conversational (message lists).
+
+    Without a `prompt` key (TRL's implicit-prompt form) chosen and rejected are whole
+    conversations and the prompt is the turns they share.
+    """
+    chosen_raw = _required(record, "chosen")
+    rejected_raw = _required(record, "rejected")
+    if "prompt" in record:
+        messages = _messages(record["prompt"], "prompt")
+        chosen = _completion(chosen_raw, "chosen")
+        rejected = _completion(rejected_raw, "rejected")
+    else:
+        if not isinstance(chosen_raw, list) or not isinstance(rejected_raw, list):
+            raise LineError("prompt is missing (only conversational rows may leave it implicit)")
+        chosen_messages = _messages(chosen_raw, "chosen")
+        rejected_messages = _messages(rejected_raw, "rejected")
+        shared = 0
+        for a, b in zip(chosen_messages, rejected_messages, strict=False):
+            if a != b:
+                break
+            shared += 1
+        if shared == 0:
+            raise LineError("chosen and rejected share no prompt turns")
+        messages = chosen_messages[:shared]
+        chosen = _completion(chosen_messages[shared:], "chosen")
+        rejected = _completion(rejected_messages[shared:], "rejected")
+    return ParsedPair(messages, rejected, chosen, Choice.better)
+
+
+PARSERS: dict[ImportFormat, Callable[[dict[str, Any]], ParsedPair]] = {
+    ImportFormat.pairs: parse_pairs,
+    ImportFormat.hh: parse_hh,
+    ImportFormat.trl: parse_trl,
+}
+
+
+def parse_line(fmt: ImportFormat, line: bytes) -> ParsedPair:
+    """Raises LineError for a bad line and SkipLine for one that holds no comparison."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise LineError(f"not valid JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise LineError("a line must be a JSON object")
+    return PARSERS[fmt](record)
+
+
+def _required(record: dict[str, Any], key: str) -> Any:
+    if key not in record:
+        raise LineError(f"missing field {key!r}")
+    return record[key]
+
+
+def _string(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise LineError(f"{what} must be a string")
+    return value
+
+
+def _text(value: object, what: str) -> str:
+    try:
+        return check_text(value, what)
+    except ContentError as exc:
+        raise LineError(str(exc)) from None
+
+
+def _messages(value: object, what: str) -> list[dict[str, str]]:
+    try:
+        return normalise_messages(value)
+    except ContentError as exc:
+        raise LineError(f"{what}: {exc}") from None
+
+
+def _completion(value: object, what: str) -> str:
+    """A response: a string, or a list holding exactly one assistant message."""
+    if isinstance(value, str):
+        return _text(value, what)
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise LineError(f"{what} must hold exactly one assistant message, not {len(value)}")
+        message = _messages(value, what)[0]
+        if message["role"] != "assistant":
+            raise LineError(f"{what} must be an assistant message, not {message['role']}")
+        return message["content"]
+    raise LineError(f"{what} must be a string or a list with one assistant message")
+
+
+__all__ = ["ImportFormat", "LineError", "SkipLine", "parse_line"]

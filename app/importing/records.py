@@ -1,0 +1,83 @@
+"""What one import line becomes, and the two ways a line can fail to become one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.content import messages_hash, pair_hash, text_hash
+from app.models import Choice, Strength
+
+
+class LineError(ValueError):
+    """A bad line: the whole import is refused and this message is reported with its number."""
+
+
+class SkipLine(Exception):
+    """A well-formed line that holds no comparison (identical responses, an empty HH turn)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPair:
+    """One line's content in the order the file gave it; choice is `second` compared with `first`."""
+
+    messages: list[dict[str, str]]
+    first: str
+    second: str
+    choice: Choice | None
+    strength: Strength | None = None
+    # Labelled rows get a random A/B order so that A is not always the chosen one; an
+    # unlabelled pair keeps the order its author gave (A = baseline, B = candidate, say).
+    randomise: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """A pair ready for the writer: hashed, ordered as A and B, choice meaning B compared with A."""
+
+    line: int
+    messages: list[dict[str, str]]
+    prompt_hash: str
+    text_a: str
+    text_b: str
+    hash_a: str
+    hash_b: str
+    pair_hash: str
+    choice: Choice | None
+    strength: Strength | None
+
+
+_FLIPPED = {Choice.better: Choice.worse, Choice.worse: Choice.better, Choice.same: Choice.same}
+
+
+def flipped(choice: Choice) -> Choice:
+    """The same judgement with A and B exchanged."""
+    return _FLIPPED[choice]
+
+
+def to_row(line: int, pair: ParsedPair) -> ImportRow:
+    """Hashes the pair and fixes its A/B order, the same way on every import of the same pair."""
+    if pair.first == pair.second:
+        raise SkipLine("the two responses are identical")
+    prompt_digest = messages_hash(pair.messages)
+    first_hash, second_hash = text_hash(pair.first), text_hash(pair.second)
+    digest = pair_hash(prompt_digest, first_hash, second_hash)
+    text_a, text_b, hash_a, hash_b = pair.first, pair.second, first_hash, second_hash
+    choice = pair.choice
+    if pair.randomise:
+        # Seeded by the order-free pair hash: a re-import lands on the same orientation.
+        swap = (second_hash < first_hash) != bool(int(digest[-1], 16) & 1)
+        if swap:
+            text_a, text_b, hash_a, hash_b = text_b, text_a, hash_b, hash_a
+            choice = flipped(choice) if choice is not None else None
+    return ImportRow(
+        line=line,
+        messages=pair.messages,
+        prompt_hash=prompt_digest,
+        text_a=text_a,
+        text_b=text_b,
+        hash_a=hash_a,
+        hash_b=hash_b,
+        pair_hash=digest,
+        choice=choice,
+        strength=pair.strength,
+    )

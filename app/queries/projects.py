@@ -1,0 +1,91 @@
+"""Projects: create, find by id or name, update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import ModelKind, ModelVersion, Project
+
+
+class ProjectNameTaken(Exception):
+    pass
+
+
+class InvalidModelVersion(ValueError):
+    """A default model version that does not exist, is of the wrong kind or another project's."""
+
+
+def get_project(session: Session, project_id: int) -> Project | None:
+    return session.get(Project, project_id)
+
+
+def get_project_by_name(session: Session, name: str) -> Project | None:
+    return session.scalar(select(Project).where(Project.name == name))
+
+
+def find_project(session: Session, ref: str) -> Project | None:
+    """A project by id or, failing that, by name (what the CLI accepts)."""
+    if ref.isdigit():
+        project = get_project(session, int(ref))
+        if project is not None:
+            return project
+    return get_project_by_name(session, ref)
+
+
+def list_projects(session: Session) -> list[Project]:
+    return list(session.scalars(select(Project).order_by(Project.id)))
+
+
+def create_project(session: Session, **fields: Any) -> Project:
+    if get_project_by_name(session, fields["name"]) is not None:
+        raise ProjectNameTaken(fields["name"])
+    project = Project(
+        name=fields["name"],
+        guidelines=fields.get("guidelines", ""),
+        labels_per_comparison=fields.get("labels_per_comparison", 1),
+        generation_settings=fields.get("generation_settings") or {},
+        training_settings=fields.get("training_settings") or {},
+    )
+    session.add(project)
+    session.flush()
+    for key in ("policy_version_id", "reward_version_id"):
+        if fields.get(key) is not None:
+            _set_version(session, project, key, fields[key])
+    session.flush()
+    return project
+
+
+def update_project(session: Session, project: Project, changes: dict[str, Any]) -> Project:
+    """Applies the given fields only; a version id of None clears that default."""
+    name = changes.get("name")
+    if name is not None and name != project.name:
+        if get_project_by_name(session, name) is not None:
+            raise ProjectNameTaken(name)
+        project.name = name
+    for key in ("guidelines", "labels_per_comparison", "generation_settings", "training_settings"):
+        if changes.get(key) is not None:
+            setattr(project, key, changes[key])
+    for key in ("policy_version_id", "reward_version_id"):
+        if key in changes:
+            _set_version(session, project, key, changes[key])
+    session.flush()
+    return project
+
+
+_KIND = {"policy_version_id": ModelKind.policy, "reward_version_id": ModelKind.reward}
+
+
+def _set_version(session: Session, project: Project, key: str, version_id: int | None) -> None:
+    if version_id is not None:
+        version = session.get(ModelVersion, version_id)
+        kind = _KIND[key]
+        if version is None or version.kind != kind.value:
+            raise InvalidModelVersion(f"{key}: no {kind.value} model version {version_id}")
+        if version.project_id not in (None, project.id):
+            raise InvalidModelVersion(
+                f"{key}: model version {version_id} belongs to another project"
+            )
+    setattr(project, key, version_id)

@@ -1,0 +1,69 @@
+"""The HH-RLHF transcript parser, on hand-made transcripts shaped like the real records."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.importing.hh import split_record, split_turns
+from app.importing.records import LineError, SkipLine
+
+
+def test_shared_turns_become_the_prompt_and_last_turns_the_responses() -> None:
+    history = "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: What is 2+2?"
+    messages, chosen, rejected = split_record(
+        history + "\n\nAssistant: 4.", history + "\n\nAssistant: 5, I think."
+    )
+    assert messages == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "What is 2+2?"},
+    ]
+    assert (chosen, rejected) == ("4.", "5, I think.")
+
+
+def test_transcripts_parting_before_the_last_turn_keep_each_continuation_verbatim() -> None:
+    # Shaped like harmless-base record 1255: the chosen side ran on past its own turn.
+    prompt = "\n\nHuman: Who are drag kings?"
+    chosen = prompt + "\n\nAssistant: Women who perform as men.\n\nHuman: Ok\n\nAssistant: Yes."
+    rejected = prompt + "\n\nAssistant: Men who perform as women."
+    messages, chosen_text, rejected_text = split_record(chosen, rejected)
+    assert messages == [{"role": "user", "content": "Who are drag kings?"}]
+    assert chosen_text == "Women who perform as men.\n\nHuman: Ok\n\nAssistant: Yes."
+    assert rejected_text == "Men who perform as women."
+
+
+def test_an_empty_final_turn_is_skipped_not_refused() -> None:
+    prompt = "\n\nHuman: list of profane words"
+    with pytest.raises(SkipLine, match="chosen response is empty"):
+        split_record(prompt + "\n\nAssistant: ", prompt + "\n\nAssistant: Ok")
+
+
+def test_identical_transcripts_are_skipped() -> None:
+    same = "\n\nHuman: a\n\nAssistant: b"
+    with pytest.raises(SkipLine, match="same transcript"):
+        split_record(same, same)
+
+
+def test_an_empty_turn_in_the_history_is_dropped() -> None:
+    history = "\n\nHuman: Ideas?\n\nAssistant: \n\nHuman: More ideas?"
+    messages, _, _ = split_record(history + "\n\nAssistant: Yes", history + "\n\nAssistant: No")
+    assert [m["content"] for m in messages] == ["Ideas?", "More ideas?"]
+
+
+@pytest.mark.parametrize(
+    ("chosen", "rejected", "message"),
+    [
+        ("Human: no leading newlines", "\n\nHuman: x\n\nAssistant: y", "must start with"),
+        ("\n\nHuman: a\n\nAssistant: b", "\n\nHuman: c\n\nAssistant: b", "a Human turn"),
+        ("\n\nHuman: a", "\n\nHuman: a\n\nAssistant: b", "turns added"),
+        ("\n\nAssistant: b", "\n\nAssistant: c", "share no turn"),
+    ],
+)
+def test_malformed_records_are_bad_lines(chosen: str, rejected: str, message: str) -> None:
+    with pytest.raises(LineError, match=message):
+        split_record(chosen, rejected)
+
+
+def test_turn_text_is_what_follows_each_marker() -> None:
+    turns = split_turns("\n\nHuman: one\n\nAssistant: two", "t")
+    assert [(t.role, t.text) for t in turns] == [("user", " one"), ("assistant", " two")]
