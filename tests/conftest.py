@@ -16,6 +16,8 @@ from app.deps import get_db
 from app.main import create_app
 from tests.databases import backend, fresh_database, migrated_engine
 
+pytest_plugins = ["tests.live"]
+
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

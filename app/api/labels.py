@@ -1,7 +1,246 @@
-"""REST routes: labels."""
+"""REST routes for annotators: take the next comparison, label it, or skip it.
+
+These two requests are the hot path of the product (hundreds a second with a full team), so
+they stay lean: the caller is resolved with one narrow query, the handlers read rows as
+tuples instead of ORM objects, and answers are serialised with orjson without a second
+validation pass. The response models still document the bodies in OpenAPI.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import inspect
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TypeVar
 
-router = APIRouter()
+import anyio
+import orjson
+from anyio.lowlevel import RunVar
+from fastapi import APIRouter, HTTPException, Request, status
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from app.deps import SessionDep, get_api_user, get_db
+from app.models import Role
+from app.queries import labels as label_queries
+from app.queries import queue
+from app.schemas.labels import LabelCreate, LabelPublic, NextComparison, SkipResult
+
+router = APIRouter(tags=["labels"])
+
+RATER_ROLES = frozenset({Role.annotator.value, Role.admin.value})
+# Requests of this router doing database work at once, per server process. A few are enough
+# to keep PostgreSQL's group commit busy; more only add thread switches and connections
+# beyond the pool, which cost more CPU than they save.
+DB_CONCURRENCY = 8
+_limiter: RunVar[anyio.CapacityLimiter] = RunVar("rating_db_limiter")
+T = TypeVar("T")
+
+
+@contextmanager
+def request_session(request: Request) -> Iterator[Session]:
+    """The request's unit of work, exactly as `SessionDep` gives it (overrides included).
+
+    Entered inside the one worker thread that does the request's database work: as a
+    FastAPI dependency its set-up and its commit would each cost another thread switch.
+    """
+    provider: Callable[..., Iterator[Session]] = request.app.dependency_overrides.get(
+        get_db, get_db
+    )
+    takes_request = bool(inspect.signature(provider).parameters)
+    with contextmanager(provider)(*((request,) if takes_request else ())) as session:
+        yield session
+
+
+async def in_db_thread(request: Request, work: Callable[[Session], T]) -> T:
+    """Runs `work` with the request's session in a worker thread; commits before returning."""
+    try:
+        limiter = _limiter.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(DB_CONCURRENCY)
+        _limiter.set(limiter)
+
+    def run() -> T:
+        with request_session(request) as session:
+            return work(session)
+
+    return await anyio.to_thread.run_sync(run, limiter=limiter)
+
+
+def swap_secret(request: Request) -> str:
+    """The key of the display-order hash, read once per app (it may live in a file)."""
+    secret: str | None = getattr(request.app.state, "swap_secret", None)
+    if secret is None:
+        secret = request.app.state.settings.ensure_secret_key()
+        request.app.state.swap_secret = secret
+    return secret
+
+
+def new_idempotency_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+@contextmanager
+def writable(request: Request, session: Session) -> Iterator[Session]:
+    """The request's session, or on SQLite for a GET a separate BEGIN IMMEDIATE one.
+
+    A GET's SQLite transaction is a deferred read that cannot safely turn into a write, and
+    these GETs write a lease; the separate session is committed here for that reason.
+    """
+    bind = session.get_bind()
+    if not (isinstance(bind, Engine) and bind.get_execution_options().get("sqlite_read_only")):
+        yield session
+        return
+    with request.app.state.sessionmaker() as writer:
+        try:
+            yield writer
+            writer.commit()
+        except BaseException:
+            writer.rollback()
+            raise
+
+
+def current_rater(request: Request, session: Session) -> int:
+    """The caller's user id if they may rate: a Bearer token, or the browser session + CSRF."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        found = label_queries.rater_for_token(session, token.strip())
+        if found is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "invalid, revoked or deactivated token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        user_id, role = found
+    else:
+        user = get_api_user(request, session)
+        user_id, role = user.id, user.role
+    if role not in RATER_ROLES:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this needs the role {' or '.join(sorted(RATER_ROLES))}; you are {role}",
+        )
+    return user_id
+
+
+def _json(body: object, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+
+
+@router.get(
+    "/projects/{project_id}/next",
+    response_model=NextComparison,
+    responses={
+        204: {"description": "Nothing left for the caller to rate in this project"},
+        503: {"description": "Lost the race for open pairs too often; retry shortly"},
+    },
+)
+async def next_comparison(project_id: int, request: Request) -> Response:
+    """The caller's next comparison, leased to them; their current one again if they hold one."""
+    return await in_db_thread(request, lambda s: _next_comparison(project_id, request, s))
+
+
+def _next_comparison(project_id: int, request: Request, request_session: Session) -> Response:
+    with writable(request, request_session) as session:
+        return _lease_and_show(project_id, request, session)
+
+
+def _lease_and_show(project_id: int, request: Request, session: Session) -> Response:
+    user_id = current_rater(request, session)
+    try:
+        leased = queue.take_next(
+            session,
+            project_id=project_id,
+            user_id=user_id,
+            lease_for=timedelta(seconds=request.app.state.settings.assignment_lease_s),
+        )
+    except queue.QueueBusy as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "many annotators are taking pairs at once; retry in a moment",
+            headers={"Retry-After": "1"},
+        ) from exc
+    if leased is None:
+        if queue.project_settings(session, project_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no project {project_id}")
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    content = leased.content
+    return _json(
+        {
+            "comparison_id": content.comparison_id,
+            "project_id": content.project_id,
+            "prompt": content.messages,
+            "response_a": {"text": content.text_a},
+            "response_b": {"text": content.text_b},
+            "shown_swapped": queue.shown_swapped(
+                swap_secret(request), user_id, content.comparison_id
+            ),
+            "lease_expires_at": leased.expires_at,
+            "idempotency_key": new_idempotency_key(),
+        }
+    )
+
+
+@router.post(
+    "/labels",
+    response_model=LabelPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "A retry: the label this idempotency key made before"},
+        404: {"description": "No such comparison"},
+        409: {"description": "Already labelled by the caller, or the key belongs elsewhere"},
+    },
+)
+async def create_label(body: LabelCreate, request: Request) -> Response:
+    """Records a label once: a retry with the same idempotency key gets the same label (200)."""
+    return await in_db_thread(request, lambda s: _create_label(body, request, s))
+
+
+def _create_label(body: LabelCreate, request: Request, session: Session) -> Response:
+    user_id = current_rater(request, session)
+    data = label_queries.LabelInput(
+        comparison_id=body.comparison_id,
+        annotator_id=user_id,
+        idempotency_key=body.idempotency_key,
+        choice=body.choice,
+        strength=body.strength,
+        feedback=body.feedback,
+        flag_harmful=body.flag_harmful,
+        flag_untrue=body.flag_untrue,
+        flag_unhelpful=body.flag_unhelpful,
+        # The order the server told the caller to show; recorded, never taken from the body.
+        shown_swapped=queue.shown_swapped(swap_secret(request), user_id, body.comparison_id),
+        time_spent_ms=body.time_spent_ms,
+    )
+    try:
+        stored, created = label_queries.record_label(session, data)
+    except label_queries.ComparisonNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no comparison {exc.args[0]}") from exc
+    except label_queries.AlreadyLabelled as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"you already labelled comparison {exc.args[0]} (with another idempotency key); "
+            "a comparison takes one label per annotator",
+        ) from exc
+    except label_queries.KeyReused as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "this idempotency key was already used for another label; use a fresh key",
+        ) from exc
+    return _json(stored.__dict__, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+@router.post(
+    "/comparisons/{comparison_id}/skip",
+    response_model=SkipResult,
+    responses={404: {"description": "No such comparison"}},
+)
+def skip(comparison_id: int, request: Request, session: SessionDep) -> Response:
+    """Passes on a comparison: the caller is not offered it again (a label, if any, stays)."""
+    user_id = current_rater(request, session)
+    if not queue.skip_comparison(session, comparison_id, user_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no comparison {comparison_id}")
+    return _json({"comparison_id": comparison_id, "status": "skipped"})

@@ -1,0 +1,78 @@
+"""Bodies of the annotator API: the next comparison, a label, a skip."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.content import MAX_TEXT_CHARS
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ResponsePublic(BaseModel):
+    text: str
+
+
+class NextComparison(BaseModel):
+    """A comparison leased to the caller, in its own order, with the order to show it in."""
+
+    comparison_id: int
+    project_id: int
+    prompt: list[Message]
+    response_a: ResponsePublic
+    response_b: ResponsePublic
+    shown_swapped: bool = Field(
+        description="Show response_b on the left as 'Response A' (position-bias control); "
+        "the label's choice is still about the comparison's own A and B."
+    )
+    lease_expires_at: datetime
+    idempotency_key: str = Field(description="Send it with the label; a retry reuses it.")
+
+
+class LabelCreate(BaseModel):
+    comparison_id: int
+    idempotency_key: str = Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
+    choice: Literal["better", "worse", "same"] = Field(
+        description="Response B compared with response A, in the comparison's own order."
+    )
+    strength: Literal["slightly", "much"] | None = None
+    feedback: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    flag_harmful: bool = False
+    flag_untrue: bool = False
+    flag_unhelpful: bool = False
+    time_spent_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+
+    @model_validator(mode="after")
+    def _strength_needs_a_preference(self) -> LabelCreate:
+        if self.choice == "same" and self.strength is not None:
+            raise ValueError("strength applies to 'better' or 'worse', not to 'same'")
+        return self
+
+
+class LabelPublic(BaseModel):
+    model_config = {"from_attributes": True}
+
+    id: int
+    comparison_id: int
+    annotator_id: int | None
+    choice: str
+    strength: str | None
+    feedback: str
+    flag_harmful: bool
+    flag_untrue: bool
+    flag_unhelpful: bool
+    shown_swapped: bool
+    time_spent_ms: int | None
+    idempotency_key: str
+    created_at: datetime
+
+
+class SkipResult(BaseModel):
+    comparison_id: int
+    status: Literal["skipped"]

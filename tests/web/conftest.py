@@ -1,0 +1,1 @@
+"""Fixtures for these tests come from tests/live.py, loaded for the whole suite."""
