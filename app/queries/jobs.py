@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app.models import Job, JobKind, JobMetric, JobStatus, ModelVersion, utcnow
 
@@ -62,13 +62,28 @@ def enqueue_job(
     return job
 
 
-def enqueue_demo_generation(session: Session, project_id: int, max_attempts: int = 3) -> Job:
-    """A ``generate`` job over the project's prompts with the default policy (``rlhf demo``)."""
+def enqueue_demo_generation(session: Session, project_id: int, max_attempts: int = 3) -> Job | None:
+    """A ``generate`` job over the project's prompts with the default policy (``rlhf demo``),
+    so model-written pairs appear once a worker runs; None when one was queued before (the
+    demo command is idempotent)."""
+    earlier = session.scalar(
+        select(Job.id)
+        .where(
+            Job.project_id == project_id,
+            Job.kind == JobKind.generate.value,
+            Job.status.not_in([JobStatus.failed.value, JobStatus.cancelled.value]),
+        )
+        .limit(1)
+    )
+    if earlier is not None:
+        return None
+    from app.schemas.jobs import GenerateParams
+
     return enqueue_job(
         session,
         project_id=project_id,
         kind=JobKind.generate,
-        params={},
+        params=GenerateParams().model_dump(mode="json"),
         max_attempts=max_attempts,
     )
 
@@ -89,8 +104,8 @@ def requeue_expired(session: Session, now: datetime | None = None) -> list[Job]:
         elif job.attempts >= job.max_attempts:
             job.status = JobStatus.failed.value
             job.error = (
-                f"gave up after {job.attempts} attempts: the worker running it stopped renewing "
-                "its lease each time (it crashed, was killed or lost the database)"
+                f"gave up after {job.attempts} attempts: the worker running the last one "
+                "stopped renewing its lease (it crashed, was killed or lost the database)"
             )
             _end(job, now)
         else:
@@ -164,9 +179,19 @@ def _take(
 
 def renew_leases(session: Session, worker_id: str, lease_s: float) -> dict[int, bool]:
     """Extends every lease this worker holds; returns {job id: cancel requested} for them."""
+    # Rows are locked in id order, the order every other writer of several jobs uses (a
+    # parent before its children), so a heartbeat never deadlocks with a cancel.
+    held = session.scalars(
+        select(Job.id)
+        .where(Job.lease_owner == worker_id, Job.status == JobStatus.running.value)
+        .order_by(Job.id)
+        .with_for_update()
+    ).all()
+    if not held:
+        return {}
     rows = session.execute(
         update(Job)
-        .where(Job.lease_owner == worker_id, Job.status == JobStatus.running.value)
+        .where(Job.id.in_(held), Job.lease_owner == worker_id)
         .values(lease_expires_at=utcnow() + timedelta(seconds=lease_s))
         .returning(Job.id, Job.cancel_requested)
         .execution_options(synchronize_session=False)
@@ -308,6 +333,9 @@ def _end(job: Job, now: datetime | None = None) -> Job:
     job.finished_at = now or utcnow()
     job.lease_owner = None
     job.lease_expires_at = None
+    session = object_session(job)
+    if session is not None:
+        session.flush()
     return job
 
 

@@ -26,6 +26,19 @@ def list_versions(
     return list(session.scalars(query.order_by(ModelVersion.id.desc()).limit(limit)))
 
 
+def find_version(session: Session, ref: str, project: str | None = None) -> ModelVersion | None:
+    """A version by id, or by name (names repeat across projects: ``project`` narrows it)."""
+    if ref.isdigit():
+        return session.get(ModelVersion, int(ref))
+    query = select(ModelVersion).where(ModelVersion.name == ref)
+    if project is not None:
+        project_filter = (
+            Project.id == int(project) if project.isdigit() else Project.name == project
+        )
+        query = query.join(Project, ModelVersion.project_id == Project.id).where(project_filter)
+    return session.scalar(query.order_by(ModelVersion.id.desc()).limit(1))
+
+
 def version_for_job(session: Session, job_id: int) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
 
@@ -124,14 +137,21 @@ def get_or_create_base_policy(
     return version
 
 
-def resolve_path(model_dir: Path, stored: str) -> Path:
-    """Where a version's weights lie: stored paths are relative to the model store unless absolute."""
+def resolve_path(model_dir: Path, stored: str) -> str:
+    """Where a version's weights lie: stored paths are relative to the model store unless
+    absolute; anything else (a hub id of a base model) is passed on as it is."""
     path = Path(stored)
-    return path if path.is_absolute() else model_dir / path
+    if path.is_absolute():
+        return stored
+    inside = model_dir / path
+    return str(inside) if inside.exists() else stored
 
 
-def stored_path(model_dir: Path, path: Path) -> str:
+def stored_path(model_dir: Path, path: Path | str) -> str:
     """The form kept in the database: relative inside the model store, so the store can move."""
+    path = Path(path)
+    if not path.exists():
+        return str(path)  # a hub id
     try:
         return str(path.resolve().relative_to(model_dir.resolve()))
     except ValueError:

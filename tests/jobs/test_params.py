@@ -1,0 +1,40 @@
+"""Job parameter schemas stay in step with the training configs they are turned into."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from app.schemas.jobs import GenerateParams, IterateParams, PPOParams, RewardParams
+from trainer.generation import GenerationConfig
+from trainer.ppo.config import PPOConfig
+from trainer.reward.train import RewardConfig
+
+
+@pytest.mark.parametrize(
+    ("schema", "config"),
+    [(RewardParams, RewardConfig), (PPOParams, PPOConfig), (GenerateParams, GenerationConfig)],
+)
+def test_params_name_every_config_field_with_the_same_default(
+    schema: type[BaseModel], config: type[Any]
+) -> None:
+    params = schema()
+    mapped = params.config_fields()  # type: ignore[attr-defined]
+    assert set(mapped) == {f.name for f in fields(config)}
+    assert config(**mapped) == config()
+
+
+def test_unknown_and_bad_params_are_refused() -> None:
+    with pytest.raises(ValidationError, match="epochz"):
+        RewardParams.model_validate({"epochz": 2})
+    with pytest.raises(ValidationError, match="multiple"):
+        PPOParams.model_validate({"batch_size": 6, "num_mini_batches": 4})
+    with pytest.raises(ValidationError):
+        GenerateParams.model_validate({"temperature": 0})
+    with pytest.raises(ValidationError, match="reward_version_id"):
+        IterateParams.model_validate({"ppo": {"reward_version_id": 3}})
+    with pytest.raises(ValidationError, match="omit version ids"):
+        IterateParams.model_validate({"generate": {"policy_version_id": 3}})

@@ -1,0 +1,65 @@
+"""``ppo`` jobs: a policy version tuned against a reward version on the project's prompts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.models import ModelKind, Project
+from app.queries import jobs as job_queries
+from app.queries import model_versions as version_queries
+from app.schemas.jobs import PPOParams
+from trainer.jobs.prompts import project_prompts
+from trainer.jobs.spec import JobError, JobRun
+from trainer.jobs.versions import policy_version, reward_version
+from trainer.ppo.config import PPOConfig
+from trainer.ppo.train import train_ppo
+from trainer.reward.scoring import RewardScorer
+
+
+def run_ppo(run: JobRun) -> None:
+    params = PPOParams.model_validate(run.job.params)
+    with run.transaction() as session:
+        project = session.get_one(Project, run.job.project_id)
+        policy = policy_version(session, run.settings, project, params.policy_version_id)
+        reward = reward_version(session, run.settings, project, params.reward_version_id)
+        prompts = [m for _, m in project_prompts(session, project.id, params.max_prompts)]
+    if len(prompts) < 2:
+        raise JobError(f"PPO needs at least 2 prompts; the project has {len(prompts)}")
+
+    final = run.store.final_dir("policy", run.job.id)
+    if not run.store.is_complete(final):
+        try:
+            config = PPOConfig(**params.config_fields())
+        except ValueError as exc:
+            raise JobError(str(exc)) from None
+        manifest: dict[str, Any] = {
+            "kind": "policy",
+            "job_id": run.job.id,
+            "base_model": policy.base_model,
+            "parent_id": policy.id,
+            "params": {
+                **config.to_dict(),
+                "policy_version_id": policy.id,
+                "reward_version_id": reward.id,
+            },
+        }
+        scorer = RewardScorer(reward.path)
+        with run.store.building(final, manifest) as tmp:
+            metrics = train_ppo(prompts, policy.path, scorer.score, config, run.ctx, tmp)
+            manifest["metrics"] = metrics
+    manifest = run.store.read_manifest(final)
+    with run.transaction() as session:
+        job_queries.held_job(session, run.job.id, run.worker_id)
+        project = session.get_one(Project, run.job.project_id)
+        version_queries.register_version(
+            session,
+            project=project,
+            kind=ModelKind.policy,
+            job_id=run.job.id,
+            base_model=manifest["base_model"],
+            path=version_queries.stored_path(run.settings.model_dir, final),
+            metrics=manifest["metrics"],
+            params=manifest["params"],
+            parent_id=manifest["parent_id"],
+        )
+        job_queries.complete_job(session, run.job.id, run.worker_id, manifest["metrics"])
