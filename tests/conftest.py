@@ -16,7 +16,8 @@ from app.deps import get_db
 from app.main import create_app
 from tests.databases import backend, fresh_database, migrated_engine
 
-pytest_plugins = ["tests.live"]
+# Fixtures shared across directories: one live server and browser, one pool of workers.
+pytest_plugins = ["tests.live", "tests.worker.pool"]
 
 
 @pytest.fixture(scope="session")

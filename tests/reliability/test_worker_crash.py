@@ -8,20 +8,18 @@ it must stop after its maximum attempts and say why.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select
 
-from app.models import Job, ModelVersion
+from app.models import ModelVersion
 from app.queries import jobs as job_queries
-from tests.databases import fresh_database, migrated_engine
 from tests.jobs.seed import project_with_prompts
 from tests.jobs.tiny_models import save_tiny_policy, save_tiny_reward_base
 from tests.processes import kill_group
-from tests.worker.test_worker_processes import Workers
+from tests.worker.pool import Workers
 from trainer.jobs.store import ModelStore
 from trainer.ppo.checkpoint import CHECKPOINT_FILE
 
@@ -37,29 +35,6 @@ PPO = {
     "lora_r": 4,
     "lora_alpha": 8,
 }
-
-
-@pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Engine]]:
-    data_dir = tmp_path_factory.mktemp("crash-data")
-    with fresh_database(data_dir) as url:
-        engine = migrated_engine(url, data_dir)
-        yield url, data_dir, engine
-        engine.dispose()
-
-
-@pytest.fixture
-def workers(database: tuple[str, Path, Engine], tmp_path: Path) -> Iterator[Workers]:
-    url, data_dir, engine = database
-    pool = Workers(engine, url, data_dir, tmp_path)
-    yield pool
-    for process in pool.started:
-        if process.poll() is None:
-            kill_group(process)
-    with pool.sessions() as session, session.begin():
-        session.execute(
-            update(Job).where(Job.status.in_(["queued", "running"])).values(status="cancelled")
-        )
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from app.models import ModelKind, Project
-from app.queries import jobs as job_queries
-from app.queries import model_versions as version_queries
 from app.schemas.jobs import PPOParams
 from trainer.jobs.prompts import project_prompts
 from trainer.jobs.spec import JobError, JobRun
@@ -47,19 +45,4 @@ def run_ppo(run: JobRun) -> None:
         with run.store.building(final, manifest) as tmp:
             metrics = train_ppo(prompts, policy.path, scorer.score, config, run.ctx, tmp)
             manifest["metrics"] = metrics
-    manifest = run.store.read_manifest(final)
-    with run.transaction() as session:
-        job_queries.held_job(session, run.job.id, run.worker_id)
-        project = session.get_one(Project, run.job.project_id)
-        version_queries.register_version(
-            session,
-            project=project,
-            kind=ModelKind.policy,
-            job_id=run.job.id,
-            base_model=manifest["base_model"],
-            path=version_queries.stored_path(run.settings.model_dir, final),
-            metrics=manifest["metrics"],
-            params=manifest["params"],
-            parent_id=manifest["parent_id"],
-        )
-        job_queries.complete_job(session, run.job.id, run.worker_id, manifest["metrics"])
+    run.register_result(final, ModelKind.policy)

@@ -8,9 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from app.models import Comparison, Label, ModelKind, Project, Prompt, Response
-from app.queries import jobs as job_queries
-from app.queries import model_versions as version_queries
+from app.models import Comparison, Label, ModelKind, Prompt, Response
 from app.schemas.jobs import RewardParams
 from trainer.default_models import reward_base_path
 from trainer.jobs.spec import JobError, JobRun
@@ -80,18 +78,4 @@ def run_reward(run: JobRun) -> None:
             )
             metrics = {**metrics, "n_labels": float(len(examples)), "n_comparisons": comparisons}
             manifest.update(metrics=metrics, params={"base_model": base_model, **asdict(config)})
-    manifest = run.store.read_manifest(final)
-    with run.transaction() as session:
-        job_queries.held_job(session, run.job.id, run.worker_id)
-        project = session.get_one(Project, run.job.project_id)
-        version_queries.register_version(
-            session,
-            project=project,
-            kind=ModelKind.reward,
-            job_id=run.job.id,
-            base_model=manifest["base_model"],
-            path=version_queries.stored_path(run.settings.model_dir, final),
-            metrics=manifest["metrics"],
-            params=manifest["params"],
-        )
-        job_queries.complete_job(session, run.job.id, run.worker_id, manifest["metrics"])
+    run.register_result(final, ModelKind.reward)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.models import Job
+from app.models import Job, ModelKind, Project
+from app.queries import jobs as job_queries
+from app.queries import model_versions as version_queries
 from trainer.jobs.context import DatabaseJobContext
 from trainer.jobs.store import ModelStore
 
@@ -62,6 +65,26 @@ class JobRun:
         """One short unit of work, committed on success."""
         with self.sessions() as session, session.begin():
             yield session
+
+    def register_result(self, final: Path, kind: ModelKind) -> None:
+        """Registers the model a finished build left in ``final`` and completes the job, in one
+        transaction: the version and the job's success are recorded together or not at all."""
+        manifest = self.store.read_manifest(final)
+        with self.transaction() as session:
+            job_queries.held_job(session, self.job.id, self.worker_id)
+            project = session.get_one(Project, self.job.project_id)
+            version_queries.register_version(
+                session,
+                project=project,
+                kind=kind,
+                job_id=self.job.id,
+                base_model=manifest["base_model"],
+                path=version_queries.stored_path(self.settings.model_dir, final),
+                metrics=manifest["metrics"],
+                params=manifest["params"],
+                parent_id=manifest.get("parent_id"),
+            )
+            job_queries.complete_job(session, self.job.id, self.worker_id, manifest["metrics"])
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
