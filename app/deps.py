@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -42,12 +43,13 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def get_write_db(request: Request, session: SessionDep) -> Iterator[Session]:
-    """A session that may write even on GET (a page that leases work as it is shown).
+@contextmanager
+def writable(request: Request, session: Session) -> Iterator[Session]:
+    """The request's session, or on SQLite for a GET a separate BEGIN IMMEDIATE one.
 
     On SQLite a GET's deferred read transaction cannot safely turn into a write (another
     writer in between makes the upgrade fail at once), so such a request gets its own
-    BEGIN IMMEDIATE transaction; everywhere else the request's session already can write.
+    write transaction, committed here; everywhere else the request's session can write.
     """
     bind = session.get_bind()
     if not (isinstance(bind, Engine) and bind.get_execution_options().get("sqlite_read_only")):
@@ -60,6 +62,12 @@ def get_write_db(request: Request, session: SessionDep) -> Iterator[Session]:
         except BaseException:
             writer.rollback()
             raise
+
+
+def get_write_db(request: Request, session: SessionDep) -> Iterator[Session]:
+    """A session that may write even on GET (a page that leases work as it is shown)."""
+    with writable(request, session) as writer:
+        yield writer
 
 
 WriteSessionDep = Annotated[Session, Depends(get_write_db, scope="function")]

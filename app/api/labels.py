@@ -19,11 +19,10 @@ import anyio
 import orjson
 from anyio.lowlevel import RunVar
 from fastapi import APIRouter, HTTPException, Request, status
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from app.deps import SessionDep, get_api_user, get_db
+from app.deps import SessionDep, get_api_user, get_db, writable
 from app.models import Role
 from app.queries import labels as label_queries
 from app.queries import queue
@@ -81,26 +80,6 @@ def swap_secret(request: Request) -> str:
 
 def new_idempotency_key() -> str:
     return secrets.token_urlsafe(18)
-
-
-@contextmanager
-def writable(request: Request, session: Session) -> Iterator[Session]:
-    """The request's session, or on SQLite for a GET a separate BEGIN IMMEDIATE one.
-
-    A GET's SQLite transaction is a deferred read that cannot safely turn into a write, and
-    these GETs write a lease; the separate session is committed here for that reason.
-    """
-    bind = session.get_bind()
-    if not (isinstance(bind, Engine) and bind.get_execution_options().get("sqlite_read_only")):
-        yield session
-        return
-    with request.app.state.sessionmaker() as writer:
-        try:
-            yield writer
-            writer.commit()
-        except BaseException:
-            writer.rollback()
-            raise
 
 
 def current_rater(request: Request, session: Session) -> int:
