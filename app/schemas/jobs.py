@@ -37,7 +37,7 @@ class RewardParams(_Params):
     learning_rate: float = Field(2e-5, gt=0, le=1)
     batch_size: int = Field(16, ge=1, le=65536)
     grad_accumulation: int = Field(1, ge=1, le=1024)
-    max_tokens_per_forward: int = Field(8192, ge=0)
+    max_tokens_per_forward: int = Field(4096, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, le=1)
     weight_decay: float = Field(0.0, ge=0, le=1)
     max_grad_norm: float = Field(1.0, ge=0)
