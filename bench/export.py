@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -41,21 +40,9 @@ from app.db import make_engine, session_scope  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import Role  # noqa: E402
 from app.queries import users as user_queries  # noqa: E402
+from bench.pg_scratch import fresh_database  # noqa: E402
 
-PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 START = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    name = f"rlhf_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed(url: str, labels: int) -> None:

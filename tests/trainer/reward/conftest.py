@@ -7,26 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-from trainer.default_models import DEFAULT_REWARD, reward_base_path
-
-
-def build_tiny_reward_model(directory: Path) -> Path:
-    tokenizer = AutoTokenizer.from_pretrained(reward_base_path(DEFAULT_REWARD))
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        num_labels=1,
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+from tests.trainer.reward.tiny_model import build_tiny_reward_model
 
 
 @pytest.fixture(scope="session")
