@@ -66,6 +66,62 @@ def hh_prompts(n: int) -> list[list[dict[str, str]]]:
     return prompts
 
 
+def held_out_eval(
+    model: Any, policy_path: str, prompts: list[Any], scorer: Any, args: argparse.Namespace
+) -> dict[str, float]:
+    """Mean reward-model score, share ended and length of sampled responses on held-out prompts.
+
+    The same code, seed and sampling settings (those of training) for both sides and for the
+    policy before and after PPO, so the gain compares like with like.
+    """
+    import torch
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(policy_path, padding_side="left", truncation_side="left")
+    tok.pad_token = "<|endoftext|>"
+    eos = tok.convert_tokens_to_ids("<|im_end|>")
+    scores, ended, lengths = [], [], []
+    model.eval()
+    with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        torch.manual_seed(1234)
+        for start in range(0, len(prompts), args.batch):
+            chunk = prompts[start : start + args.batch]
+            texts = [
+                tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
+                for m in chunk
+            ]
+            enc = tok(
+                texts,
+                add_special_tokens=False,
+                padding=True,
+                truncation=True,
+                max_length=args.prompt_tokens,
+                return_tensors="pt",
+            )
+            out = model.generate(
+                **enc,
+                max_new_tokens=args.new_tokens,
+                do_sample=True,
+                temperature=0.7,
+                top_k=0,
+                top_p=1.0,
+                eos_token_id=eos,
+                pad_token_id=tok.pad_token_id,
+            )
+            replies = []
+            for row in out[:, enc["input_ids"].shape[1] :].tolist():
+                cut = row.index(eos) + 1 if eos in row else len(row)
+                ended.append(float(eos in row))
+                lengths.append(float(cut))
+                replies.append(tok.decode(row[:cut], skip_special_tokens=True).strip())
+            scores.extend(scorer.score(chunk, replies).tolist())
+    return {
+        "score": statistics.mean(scores),
+        "ended": statistics.mean(ended),
+        "length": statistics.mean(lengths),
+    }
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -107,6 +163,7 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from trainer.context import NullContext
+    from trainer.policy import load_policy
     from trainer.ppo import PPOConfig, train_ppo
     from trainer.reward.scoring import RewardScorer
 
@@ -133,9 +190,17 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
             metrics = dict(metrics, cpu_end=time.process_time())
             super().report(step, progress, metrics)
 
+    held_out = json.loads(Path(args.held_out).read_text())
     with tempfile.TemporaryDirectory() as tmp:
         ctx = TimedContext(Path(tmp) / "ckpt")
         train_ppo(prompts, args.policy, scorer.score, config, ctx, Path(tmp) / "out")
+        n_calls = len(timer.calls)
+        evaluation = {}
+        for name, path in (("old", args.policy), ("new", str(Path(tmp) / "out"))):
+            model, _ = load_policy(path)
+            evaluation[name] = held_out_eval(model, args.policy, held_out, scorer, args)
+            del model
+        del timer.calls[n_calls:]
     steps = []
     for (_, _, m), gen in zip(ctx.reports, timer.calls, strict=True):
         steps.append(
@@ -150,7 +215,7 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
                 "cpu_end": m["cpu_end"],
             }
         )
-    return {"steps": steps, "peak_rss_mib": peak_rss_mib()}
+    return {"steps": steps, "peak_rss_mib": peak_rss_mib(), "held_out": evaluation}
 
 
 # ---------------------------------------------------------------- TRL
@@ -274,6 +339,14 @@ def run_trl(args: argparse.Namespace) -> dict[str, Any]:
             callbacks=[Marks()],
         )
         trainer.train()
+        n_calls = len(timer.calls)
+        held_out = json.loads(Path(args.held_out).read_text())
+        trained = trainer.accelerator.unwrap_model(trainer.model).policy
+        evaluation = {
+            name: held_out_eval(model, args.policy, held_out, scorer, args)
+            for name, model in (("old", ref), ("new", trained))
+        }
+        del timer.calls[n_calls:]
     starts = [c[0] for c in timer.calls]
     steps = []
     for i, end in enumerate(marks["step_end"]):
@@ -290,7 +363,7 @@ def run_trl(args: argparse.Namespace) -> dict[str, Any]:
                 "cpu_end": marks["cpu_end"][i],
             }
         )
-    return {"steps": steps, "peak_rss_mib": peak_rss_mib()}
+    return {"steps": steps, "peak_rss_mib": peak_rss_mib(), "held_out": evaluation}
 
 
 # ---------------------------------------------------------------- orchestration
@@ -314,6 +387,11 @@ def summarise(result: dict[str, Any]) -> dict[str, float]:
         "score_last": steps[-1]["score"],
         "score_gain": steps[-1]["score"] - steps[0]["score"],
         "kl_last": steps[-1]["kl"],
+        "held_old": result["held_out"]["old"]["score"],
+        "held_new": result["held_out"]["new"]["score"],
+        "held_gain": result["held_out"]["new"]["score"] - result["held_out"]["old"]["score"],
+        "held_ended": result["held_out"]["new"]["ended"],
+        "held_length": result["held_out"]["new"]["length"],
     }
 
 
@@ -326,14 +404,21 @@ def ensure_trl_venv() -> Path:
     return python
 
 
-def worker(python: Path, side: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+def start_worker(python: Path, side: str, log: Path, extra: list[str]) -> subprocess.Popen[str]:
     cmd = [str(python), __file__, "--worker", side, *extra]
     env = dict(os.environ, PYTHONPATH=str(ROOT), TOKENIZERS_PARALLELISM="false")
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
+    # A file, not a pipe: with workers running side by side nobody reads a pipe until the end.
+    out = log.open("w+")
+    return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+
+
+def finish_worker(side: str, process: subprocess.Popen[str], log: Path) -> dict[str, Any]:
+    process.wait()
+    output = log.read_text()
+    if process.returncode != 0:
+        sys.stderr.write(output[-8000:])
         raise SystemExit(f"{side} worker failed")
-    line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    line = [ln for ln in output.splitlines() if ln.startswith("RESULT ")][-1]
     return dict(json.loads(line[len("RESULT ") :]))
 
 
@@ -348,12 +433,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-trl", action="store_true")
     parser.add_argument(
+        "--parallel",
+        action="store_true",
+        help="run the sides at once (each with --threads), so they share the same load",
+    )
+    parser.add_argument(
         "--trl-no-gc", action="store_true", help="also run TRL without gradient checkpointing"
     )
     parser.add_argument("--worker", choices=["ours", "trl"])
     parser.add_argument("--policy")
     parser.add_argument("--reward")
     parser.add_argument("--prompts")
+    parser.add_argument("--held-out")
+    parser.add_argument(
+        "--eval-prompts", type=int, default=64, help="held-out prompts scored before and after"
+    )
+    parser.add_argument(
+        "--reward-model",
+        help="reward model directory (e.g. one trained by bench/reward.py); default: untrained head",
+    )
     parser.add_argument("--trl-gradient-checkpointing", type=int, default=1)
     args = parser.parse_args()
 
@@ -372,18 +470,24 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     policy = ensure_policy(DEFAULT_POLICY, OUT / "models")
     prompts_file = OUT / "ppo_prompts.json"
-    prompts_file.write_text(json.dumps(hh_prompts(args.steps * args.batch)))
+    train_count = args.steps * args.batch
+    every = hh_prompts(train_count + args.eval_prompts)
+    prompts_file.write_text(json.dumps(every[:train_count]))
+    held_out_file = OUT / "ppo_held_out.json"
+    held_out_file.write_text(json.dumps(every[train_count:]))
+    reward = args.reward_model or reward_base_path(DEFAULT_REWARD)
     common = [
-        "--policy", policy, "--reward", reward_base_path(DEFAULT_REWARD),
+        "--policy", policy, "--reward", reward, "--held-out", str(held_out_file),
         "--prompts", str(prompts_file), "--steps", str(args.steps), "--batch", str(args.batch),
         "--new-tokens", str(args.new_tokens), "--prompt-tokens", str(args.prompt_tokens),
         "--mini-batches", str(args.mini_batches), "--ppo-epochs", str(args.ppo_epochs),
-        "--threads", str(args.threads),
+        "--threads", str(args.threads), "--eval-prompts", str(args.eval_prompts),
     ]  # fmt: skip
     print(
         f"setting: {args.steps} PPO steps, batch {args.batch}, {args.new_tokens} new tokens, "
         f"prompts <= {args.prompt_tokens} tokens, {args.ppo_epochs} epochs x {args.mini_batches} "
-        f"mini-batches, {args.threads} thread(s); times are means over steps 2..{args.steps}",
+        f"mini-batches, {args.threads} thread(s); times are means over steps 2..{args.steps}; "
+        f"reward model {reward}; {args.eval_prompts} held-out prompts",
         flush=True,
     )
     runs = [("ours (LoRA + value head)", Path(sys.executable), "ours", common)]
@@ -394,8 +498,14 @@ def main() -> None:
             no_gc = [*common, "--trl-gradient-checkpointing", "0"]
             runs.append(("TRL 1.12, no grad ckpt", trl_python, "trl", no_gc))
     results = {}
-    for name, python, side, extra in runs:
-        raw = worker(python, side, args, extra)
+    logs = [OUT / f"ppo_worker_{i}.log" for i in range(len(runs))]
+    started = []
+    if args.parallel:
+        for (_, python, side, extra), log in zip(runs, logs, strict=True):
+            started.append(start_worker(python, side, log, extra))
+    for i, (name, python, side, extra) in enumerate(runs):
+        process = started[i] if args.parallel else start_worker(python, side, logs[i], extra)
+        raw = finish_worker(side, process, logs[i])
         results[name] = summarise(raw)
         print(f"{name}: {json.dumps(raw)}", flush=True)
     (OUT / "ppo_results.json").write_text(json.dumps(results, indent=2))
@@ -408,7 +518,9 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
         ("update s", "update_s", "{:.2f}"), ("gen tok/s", "tokens_per_s", "{:.1f}"),
         ("peak MiB", "peak_rss_mib", "{:.0f}"), ("score 1st", "score_first", "{:+.3f}"),
         ("score last", "score_last", "{:+.3f}"), ("gain", "score_gain", "{:+.3f}"),
-        ("KL last", "kl_last", "{:.3f}"),
+        ("KL last", "kl_last", "{:.3f}"), ("held old", "held_old", "{:+.3f}"),
+        ("held new", "held_new", "{:+.3f}"), ("held gain", "held_gain", "{:+.3f}"),
+        ("new ended", "held_ended", "{:.2f}"), ("new len", "held_length", "{:.1f}"),
     ]  # fmt: skip
     name_w = max(len(n) for n in results) + 2
     print("".join(["run".ljust(name_w), *(c[0].rjust(11) for c in cols)]))
@@ -425,7 +537,8 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
             f"{r['step_s'] / ours['step_s']:.2f}x steps/s (wall), "
             f"{ours['peak_rss_mib'] / r['peak_rss_mib']:.2f}x peak memory, "
             f"{ours['tokens_per_s'] / r['tokens_per_s']:.2f}x generation tokens/s, "
-            f"reward gain {ours['score_gain']:+.3f} vs {r['score_gain']:+.3f}"
+            f"reward gain on held-out prompts {ours['held_gain']:+.3f} vs {r['held_gain']:+.3f} "
+            f"(first to last training step {ours['score_gain']:+.3f} vs {r['score_gain']:+.3f})"
         )
 
 

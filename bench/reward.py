@@ -214,13 +214,25 @@ def ensure_trl_venv() -> Path:
     return python
 
 
-def side(python: Path, name: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+def start_side(
+    python: Path, name: str, args: argparse.Namespace, extra: list[str]
+) -> subprocess.Popen[str]:
     cmd = [str(python), __file__, "--side", name, *passthrough(args), *extra]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(args.threads)}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
-    if done.returncode != 0:
-        raise SystemExit(f"{name} side failed:\n{done.stderr[-4000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    # Files, not pipes: a side that fills a pipe nobody reads yet would stall.
+    out = open(Path(args.workdir) / f"{name}.out", "w+")  # noqa: SIM115
+    err = open(Path(args.workdir) / f"{name}.err", "w+")  # noqa: SIM115
+    return subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True, cwd=REPO)
+
+
+def finish_side(name: str, process: subprocess.Popen[str], workdir: Path) -> dict[str, Any]:
+    process.wait()
+    stdout = (workdir / f"{name}.out").read_text()
+    stderr = (workdir / f"{name}.err").read_text()
+    if process.returncode != 0:
+        raise SystemExit(f"{name} side failed:\n{stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    print(f"{name}: {json.dumps(result)}", flush=True)
     return result
 
 
@@ -267,6 +279,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads, both sides")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-trl", action="store_true")
+    parser.add_argument(
+        "--parallel",
+        action="store_true",
+        help="run both sides at once (each with --threads), so they share the same load",
+    )
     args = parser.parse_args()
 
     if args.side == "ours":
@@ -279,14 +296,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-reward-") as tmp:
         args.workdir = args.workdir or tmp
         print(f"settings: {json.dumps(vars(args))}", flush=True)
-        ours = side(Path(sys.executable), "ours", args, [])
-        print(f"ours: {json.dumps(ours)}", flush=True)
+        work = Path(args.workdir)
+        work.mkdir(parents=True, exist_ok=True)
         theirs = None
-        if not args.skip_trl:
+        if args.skip_trl:
+            ours = finish_side("ours", start_side(Path(sys.executable), "ours", args, []), work)
+        else:
             tokens = Path(args.workdir) / "tokens.json"
             write_token_file(args, tokens)
-            theirs = side(ensure_trl_venv(), "trl", args, ["--tokens", str(tokens)])
-            print(f"trl: {json.dumps(theirs)}", flush=True)
+            trl_python = ensure_trl_venv()
+            trl_args = ["--tokens", str(tokens)]
+            if args.parallel:
+                mine = start_side(Path(sys.executable), "ours", args, [])
+                trl = start_side(trl_python, "trl", args, trl_args)
+                ours, theirs = finish_side("ours", mine, work), finish_side("trl", trl, work)
+            else:
+                ours = finish_side("ours", start_side(Path(sys.executable), "ours", args, []), work)
+                theirs = finish_side("trl", start_side(trl_python, "trl", args, trl_args), work)
         print(table(ours, theirs))
 
 
