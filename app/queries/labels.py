@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from psycopg import AsyncConnection
 from sqlalchemy import bindparam, literal, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -106,24 +108,10 @@ def record_label(session: Session, data: LabelInput) -> tuple[StoredLabel, bool]
     Raises ComparisonNotFound, AlreadyLabelled or KeyReused.
     """
     now = utcnow()
-    values = {
-        "comparison_id": data.comparison_id,
-        "annotator_id": data.annotator_id,
-        "source": "human",
-        "choice": data.choice,
-        "strength": data.strength,
-        "feedback": data.feedback,
-        "flag_harmful": data.flag_harmful,
-        "flag_untrue": data.flag_untrue,
-        "flag_unhelpful": data.flag_unhelpful,
-        "shown_swapped": data.shown_swapped,
-        "time_spent_ms": data.time_spent_ms,
-        "idempotency_key": data.idempotency_key,
-        "created_at": now,
-    }
+    values = _values(data, now)
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
-        label_id = session.connection().execute(_RECORD_SQL, values).scalar()
+        label_id = session.connection().exec_driver_sql(_RECORD_SQL, values).scalar()
         if label_id is None:
             return _resolve_conflict(session, data), False
         return _stored(label_id, data, now), True
@@ -159,6 +147,43 @@ def record_label(session: Session, data: LabelInput) -> tuple[StoredLabel, bool]
     return _stored(label_id, data, now), True
 
 
+async def record_label_for_token(
+    conn: AsyncConnection[Any], data: LabelInput, token_hash: str
+) -> StoredLabel | None:
+    """The fast lane's insert on an autocommit connection: committed when this returns.
+
+    None when nothing was written (the token is no longer good, the key or the pair was
+    used already, the comparison is unknown): the full path then gives the exact answer.
+    """
+    now = utcnow()
+    params = {
+        **_values(data, now),
+        "token_hash": token_hash,
+        "stale_before": now - TOKEN_TOUCH_INTERVAL,
+    }
+    cursor = await conn.execute(_RECORD_FOR_TOKEN_SQL, params)
+    row = await cursor.fetchone()
+    return None if row is None else _stored(row[0], data, now)
+
+
+def _values(data: LabelInput, now: datetime) -> dict[str, Any]:
+    return {
+        "comparison_id": data.comparison_id,
+        "annotator_id": data.annotator_id,
+        "source": "human",
+        "choice": data.choice,
+        "strength": data.strength,
+        "feedback": data.feedback,
+        "flag_harmful": data.flag_harmful,
+        "flag_untrue": data.flag_untrue,
+        "flag_unhelpful": data.flag_unhelpful,
+        "shown_swapped": data.shown_swapped,
+        "time_spent_ms": data.time_spent_ms,
+        "idempotency_key": data.idempotency_key,
+        "created_at": now,
+    }
+
+
 def _stored(label_id: int, data: LabelInput, now: datetime) -> StoredLabel:
     return StoredLabel(
         id=label_id,
@@ -178,16 +203,17 @@ def _stored(label_id: int, data: LabelInput, now: datetime) -> StoredLabel:
 
 
 # PostgreSQL: the three writes in one statement (data-modifying CTEs run exactly once), so a
-# label costs one round trip and one durable commit.
-_RECORD_SQL = text("""
-WITH ins AS (
+# label costs one round trip and one durable commit. `{auth}` and `{guard}` are where the fast
+# lane adds its token check; the session path has resolved the caller already.
+_RECORD_TEMPLATE = """
+WITH {auth}ins AS (
     INSERT INTO labels (comparison_id, annotator_id, source, choice, strength, feedback,
                         flag_harmful, flag_untrue, flag_unhelpful, shown_swapped,
                         time_spent_ms, idempotency_key, created_at)
-    SELECT c.id, :annotator_id, :source, :choice, :strength, :feedback,
-           :flag_harmful, :flag_untrue, :flag_unhelpful, :shown_swapped,
-           :time_spent_ms, :idempotency_key, :created_at
-    FROM comparisons c WHERE c.id = :comparison_id
+    SELECT c.id, %(annotator_id)s, %(source)s, %(choice)s, %(strength)s, %(feedback)s,
+           %(flag_harmful)s, %(flag_untrue)s, %(flag_unhelpful)s, %(shown_swapped)s,
+           %(time_spent_ms)s, %(idempotency_key)s, %(created_at)s
+    FROM comparisons c WHERE c.id = %(comparison_id)s{guard}
     ON CONFLICT DO NOTHING
     RETURNING id, comparison_id
 ), bump AS (
@@ -195,11 +221,29 @@ WITH ins AS (
     WHERE id IN (SELECT comparison_id FROM ins)
 ), done AS (
     INSERT INTO assignments (comparison_id, user_id, status, expires_at, created_at)
-    SELECT comparison_id, :annotator_id, 'done', NULL, :created_at FROM ins
+    SELECT comparison_id, %(annotator_id)s, 'done', NULL, %(created_at)s FROM ins
     ON CONFLICT (comparison_id, user_id) DO UPDATE SET status = 'done', expires_at = NULL
 )
 SELECT id FROM ins
-""")
+"""
+_RECORD_SQL = _RECORD_TEMPLATE.format(auth="", guard="")
+# The fast lane knows the token's owner from its `next` (a token never changes hands), but
+# whether the token is live and its owner active and allowed to rate is checked here, in the
+# same statement. No row: a bad token, a conflict or an unknown comparison, which the full
+# path then sorts out.
+_RECORD_FOR_TOKEN_SQL = _RECORD_TEMPLATE.format(
+    auth="""tok AS (
+    SELECT t.id AS token_id
+    FROM api_tokens t JOIN users u ON u.id = t.user_id
+    WHERE t.token_hash = %(token_hash)s AND u.id = %(annotator_id)s AND t.revoked_at IS NULL
+      AND u.is_active AND u.role IN ('annotator', 'admin')
+), touch AS (
+    UPDATE api_tokens SET last_used_at = %(created_at)s
+    WHERE id IN (SELECT token_id FROM tok)
+      AND (last_used_at IS NULL OR last_used_at < %(stale_before)s)
+), """,
+    guard=" AND EXISTS (SELECT 1 FROM tok)",
+)
 
 
 _TOKEN_SQL = text("""
