@@ -92,6 +92,16 @@ async def _send_json(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def security_headers(*, docs: bool) -> list[tuple[bytes, bytes]]:
+    """The headers every answer carries (the annotator fast lane adds them itself)."""
+    return [
+        (b"content-security-policy", (DOCS_CSP if docs else CSP).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+    ]
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -105,12 +115,7 @@ class SecurityHeaders:
         async def add_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [
-                    (b"content-security-policy", (DOCS_CSP if is_docs else CSP).encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"same-origin"),
-                ]
+                headers += security_headers(docs=is_docs)
                 message["headers"] = headers
             await send(message)
 

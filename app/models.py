@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -230,6 +231,13 @@ class Assignment(Base):
     __table_args__ = (
         _enum_check("status", AssignmentStatus),
         Index("ix_assignments_comparison_status", "comparison_id", "status", "expires_at"),
+        # An annotator's live lease, found without reading their whole history of labels.
+        Index(
+            "ix_assignments_user_leased",
+            "user_id",
+            postgresql_where=text("status = 'leased'"),
+            sqlite_where=text("status = 'leased'"),
+        ),
     )
 
     comparison_id: Mapped[int] = mapped_column(

@@ -34,20 +34,7 @@ FRONTIER_TTL_S = 1.0
 # Keyed by database too: a process may talk to several databases (the tests do).
 _frontiers: dict[tuple[str, int], tuple[float, tuple[int, int] | None]] = {}
 
-_FRONTIER_SQL = """
-WITH wanted AS (
-    SELECT labels_per_comparison AS n FROM projects WHERE id = %(project_id)s
-)
-SELECT c.priority, c.id
-FROM comparisons c, wanted w
-WHERE c.project_id = %(project_id)s
-  AND c.label_count < w.n
-  AND c.label_count + (
-      SELECT count(*) FROM assignments a
-      WHERE a.comparison_id = c.id AND a.status = 'leased' AND a.expires_at > %(now)s) < w.n
-ORDER BY c.priority DESC, c.id DESC
-LIMIT 1
-"""
+_FRONTIER_SQL = "SELECT * FROM rlhf_queue_frontier(%(project_id)s::integer, %(now)s)"
 
 _CALL = (
     "rlhf_take_next(%(project_id)s::integer, {user}, %(now)s, %(expires_at)s,"
