@@ -6,20 +6,21 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from app.importing.lines import MAX_LINE_BYTES, OversizedLine, ReadsLines, numbered_lines
-from app.importing.parsers import ImportFormat, parse_line
-from app.importing.records import ImportRow, LineError, SkipLine, to_row
-from app.importing.writer import BulkWriter
+from app.importing.lines import ReadsLines
+from app.importing.parsers import ImportFormat
+from app.importing.reader import LineProblem, ParsedBatches
+from app.importing.staged import StagedWriter
+from app.importing.writer import BatchWriter, BulkWriter
 
+# Rows per write on SQLite, whose writer does its own Python work per batch.
 BATCH_ROWS = 2000
-# Enough to fix a file by; a file that is wrong on every line would otherwise make a huge answer.
-MAX_REPORTED = 1000
+# Rows per staged write on PostgreSQL: large enough that per-statement costs vanish, small
+# enough that its sorts stay in memory and the parser is never far ahead.
+STAGED_BATCH_ROWS = 5000
+# Batches the parser may have ready while the writer waits on the database.
+BATCHES_AHEAD = 3
 
-
-@dataclass(frozen=True)
-class LineProblem:
-    line: int
-    message: str
+__all__ = ["ImportRejected", "ImportSummary", "LineProblem", "import_preferences"]
 
 
 @dataclass
@@ -47,7 +48,7 @@ def import_preferences(
     fmt: ImportFormat,
     *,
     queue: bool = False,
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> ImportSummary:
     """Imports JSON Lines into the project within the session's transaction.
 
@@ -56,47 +57,31 @@ def import_preferences(
     parse (instead of validating the whole file first) needs one pass and no spool file;
     after the first bad line nothing more is written, only validated.
     """
-    writer = BulkWriter(session, project_id, f"import:{fmt.value}", queue=queue)
+    source = f"import:{fmt.value}"
+    writer: BatchWriter
+    if session.get_bind().dialect.name == "postgresql":
+        writer = StagedWriter(session, project_id, source, queue=queue)
+        rows = batch_rows or STAGED_BATCH_ROWS
+    else:
+        writer = BulkWriter(session, project_id, source, queue=queue)
+        rows = batch_rows or BATCH_ROWS
     summary = ImportSummary()
-    problems: list[LineProblem] = []
-    bad = 0
-    batch: list[ImportRow] = []
-    for number, line in numbered_lines(stream):
-        try:
-            if isinstance(line, OversizedLine):
-                raise LineError(f"line has {line.size} bytes; at most {MAX_LINE_BYTES}")
-            row = to_row(number, parse_line(fmt, line))
-        except LineError as exc:
-            bad += 1
-            if len(problems) < MAX_REPORTED:
-                problems.append(LineProblem(number, str(exc)))
-            batch.clear()
-            continue
-        except SkipLine as exc:
-            summary.skipped_total += 1
-            if len(summary.skipped) < MAX_REPORTED:
-                summary.skipped.append(LineProblem(number, str(exc)))
-            continue
-        if bad:
-            continue
-        batch.append(row)
-        if len(batch) >= batch_rows:
-            _flush(writer, batch, summary)
-    if bad:
-        if bad > len(problems):
+    with ParsedBatches(stream, fmt, batch_rows=rows, ahead=BATCHES_AHEAD) as batches:
+        for batch in batches:
+            result = writer.write(batch)
+            summary.imported += result.imported
+            summary.duplicates += result.duplicates
+    writer.close()
+    outcome = batches.outcome
+    if outcome.bad:
+        problems = outcome.problems
+        if outcome.bad > len(problems):
             problems.append(
                 LineProblem(
-                    problems[-1].line, f"... and {bad - len(problems)} more bad lines not listed"
+                    problems[-1].line,
+                    f"... and {outcome.bad - len(problems)} more bad lines not listed",
                 )
             )
-        raise ImportRejected(problems, bad)
-    _flush(writer, batch, summary)
+        raise ImportRejected(problems, outcome.bad)
+    summary.skipped, summary.skipped_total = outcome.skipped, outcome.skipped_total
     return summary
-
-
-def _flush(writer: BulkWriter, batch: list[ImportRow], summary: ImportSummary) -> None:
-    if batch:
-        result = writer.write(batch)
-        summary.imported += result.imported
-        summary.duplicates += result.duplicates
-        batch.clear()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,11 @@ def import_key(project_id: int, digest: str) -> str:
 class BatchResult:
     imported: int
     duplicates: int
+
+
+class BatchWriter(Protocol):
+    def write(self, rows: Sequence[ImportRow]) -> BatchResult: ...
+    def close(self) -> None: ...
 
 
 def _resolve(
@@ -143,3 +148,6 @@ class BulkWriter:
 
         new = created | labelled
         return BatchResult(imported=len(new), duplicates=len(rows) - len(new))
+
+    def close(self) -> None:
+        """Nothing to release: every batch went straight into the tables."""
