@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from app.content import ContentError, check_text, normalise_messages
+from app.content import MAX_TEXT_CHARS, ContentError, check_text, normalise_messages
 from app.importing import hh
 from app.importing.records import LineError, ParsedPair, SkipLine
 from app.models import Choice, Strength
@@ -20,31 +20,50 @@ class ImportFormat(enum.StrEnum):
     trl = "trl"
 
 
+_CHOICES = {choice.value: choice for choice in Choice}
+_STRENGTHS = {strength.value: strength for strength in Strength}
+
+
+def _plain(value: object) -> bool:
+    """What check_text accepts, tested inline: the common line skips the full checks."""
+    return (
+        type(value) is str
+        and len(value) <= MAX_TEXT_CHARS
+        and not value.isspace()
+        and value != ""
+        and "\x00" not in value
+    )
+
+
 def parse_pairs(record: dict[str, Any]) -> ParsedPair:
     """`{"prompt": str | [messages], "response_a", "response_b", "label"?, "strength"?}`."""
-    messages = _messages(_required(record, "prompt"), "prompt")
-    first = _text(_required(record, "response_a"), "response_a")
-    second = _text(_required(record, "response_b"), "response_b")
+    prompt: Any = record.get("prompt")
+    first: Any = record.get("response_a")
+    second: Any = record.get("response_b")
+    messages: list[dict[str, str]]
+    if _plain(prompt) and _plain(first) and _plain(second):
+        messages = [{"role": "user", "content": prompt}]
+    else:
+        # The full checks, in field order, for the message that names the first problem.
+        messages = _messages(_required(record, "prompt"), "prompt")
+        first = _text(_required(record, "response_a"), "response_a")
+        second = _text(_required(record, "response_b"), "response_b")
     label = record.get("label")
-    # isinstance first: a list or an object is unhashable and must not reach the `in`.
-    if label is not None and (not isinstance(label, str) or label not in Choice.__members__):
+    # isinstance first: a list or an object is unhashable and must not reach the lookup.
+    choice = _CHOICES.get(label) if isinstance(label, str) else None
+    if label is not None and choice is None:
         raise LineError(
             f"label must be one of better, worse, same (B compared with A), not {label!r}"
         )
     strength = record.get("strength")
+    level = None
     if strength is not None:
-        if not isinstance(strength, str) or strength not in Strength.__members__:
+        level = _STRENGTHS.get(strength) if isinstance(strength, str) else None
+        if level is None:
             raise LineError(f"strength must be slightly or much, not {strength!r}")
-        if label is None or label == Choice.same:
+        if choice is None or choice == Choice.same:
             raise LineError("strength needs a label of better or worse")
-    return ParsedPair(
-        messages,
-        first,
-        second,
-        Choice(label) if label is not None else None,
-        Strength(strength) if strength is not None else None,
-        randomise=label is not None,
-    )
+    return ParsedPair(messages, first, second, choice, level, randomise=choice is not None)
 
 
 def parse_hh(record: dict[str, Any]) -> ParsedPair:

@@ -17,8 +17,10 @@ BATCH_ROWS = 2000
 # Rows per staged write on PostgreSQL: large enough that per-statement costs vanish, small
 # enough that its sorts stay in memory and the parser is never far ahead.
 STAGED_BATCH_ROWS = 5000
-# Batches the parser may have ready while the writer waits on the database.
-BATCHES_AHEAD = 3
+# Batches the parser may have ready while the writer waits on the database. The parser
+# makes a batch several times faster than PostgreSQL writes one, so one keeps the writer
+# busy; each more would only hold another batch in memory.
+BATCHES_AHEAD = 1
 
 __all__ = ["ImportRejected", "ImportSummary", "LineProblem", "import_preferences"]
 
