@@ -7,6 +7,10 @@ For scale it also prints this machine's raw rate of single-row committed inserts
 labels table (one connection, autocommit, no HTTP).
 
     .venv/bin/python bench/ingest.py [--annotators 64] [--seconds 20] [--comparisons 200000]
+        [--cycle two|combined]
+
+`--cycle combined` measures the one-request cycle instead (POST /projects/{id}/labels,
+answered with the next pair); the default two-request cycle is the issue's figure.
 
 Everything runs on 127.0.0.1: a fresh database is created and dropped, the server is
 started and stopped by the script.
@@ -259,16 +263,31 @@ class HttpConnection:
 
 @dataclass
 class Tally:
-    latencies: dict[str, list[float]] = field(default_factory=lambda: {"next": [], "label": []})
+    latencies: dict[str, list[float]] = field(
+        default_factory=lambda: {"next": [], "label": [], "label+next": []}
+    )
     acknowledged: set[str] = field(default_factory=set)
     errors: dict[str, int] = field(default_factory=dict)
     empty: int = 0
     busy: int = 0
 
 
+def _label_body(pair: dict[str, object]) -> bytes:
+    comparison_id = int(pair["comparison_id"])  # type: ignore[call-overload]
+    return orjson.dumps(
+        {
+            "comparison_id": comparison_id,
+            "idempotency_key": pair["idempotency_key"],
+            "choice": ("better", "worse", "same")[comparison_id % 3],
+            "time_spent_ms": 1500,
+        }
+    )
+
+
 async def annotator(
     port: int, token: str, project_id: int, stop_at: float, measure_from: float, tally: Tally
 ) -> None:
+    """The issue's cycle: GET next, then POST the label."""
     conn = HttpConnection(port, token)
     clock = time.perf_counter
     try:
@@ -276,32 +295,18 @@ async def annotator(
             t0 = clock()
             status, body = await conn.request("GET", f"/api/v1/projects/{project_id}/next")
             t1 = clock()
-            if status == 204:
-                tally.empty += 1
-                await asyncio.sleep(0.05)
-                continue
-            if status == 503:
-                tally.busy += 1
-                await asyncio.sleep(0.05)
+            if status in (204, 503):
+                await _pause(tally, status)
                 continue
             if status != 200:
                 tally.errors[f"next {status}"] = tally.errors.get(f"next {status}", 0) + 1
                 continue
             pair = orjson.loads(body)
-            key = pair["idempotency_key"]
-            label = orjson.dumps(
-                {
-                    "comparison_id": pair["comparison_id"],
-                    "idempotency_key": key,
-                    "choice": ("better", "worse", "same")[pair["comparison_id"] % 3],
-                    "time_spent_ms": 1500,
-                }
-            )
-            status, body = await conn.request("POST", "/api/v1/labels", label)
+            status, body = await conn.request("POST", "/api/v1/labels", _label_body(pair))
             t2 = clock()
             if status in (200, 201):
                 # Every acknowledged label counts, including those of the warm-up.
-                tally.acknowledged.add(key)
+                tally.acknowledged.add(pair["idempotency_key"])
             else:
                 tally.errors[f"label {status}"] = tally.errors.get(f"label {status}", 0) + 1
             if t0 >= measure_from:
@@ -309,6 +314,50 @@ async def annotator(
                 tally.latencies["label"].append(t2 - t1)
     finally:
         await conn.close()
+
+
+async def combined_annotator(
+    port: int, token: str, project_id: int, stop_at: float, measure_from: float, tally: Tally
+) -> None:
+    """The one-request cycle: POST /projects/{id}/labels answers with the next pair."""
+    conn = HttpConnection(port, token)
+    clock = time.perf_counter
+    pair = None
+    try:
+        while clock() < stop_at:
+            if pair is None:
+                status, body = await conn.request("GET", f"/api/v1/projects/{project_id}/next")
+                if status != 200:
+                    await _pause(tally, status)
+                    continue
+                pair = orjson.loads(body)
+            t0 = clock()
+            path = f"/api/v1/projects/{project_id}/labels"
+            status, body = await conn.request("POST", path, _label_body(pair))
+            t1 = clock()
+            if status in (200, 201):
+                tally.acknowledged.add(pair["idempotency_key"])
+                pair = orjson.loads(body)["next"]
+            elif status == 503:
+                await _pause(tally, status)  # retried with the same key
+                continue
+            else:
+                tally.errors[f"label {status}"] = tally.errors.get(f"label {status}", 0) + 1
+                pair = None
+            if t0 >= measure_from:
+                tally.latencies["label+next"].append(t1 - t0)
+    finally:
+        await conn.close()
+
+
+async def _pause(tally: Tally, status: int) -> None:
+    if status == 204:
+        tally.empty += 1
+    elif status == 503:
+        tally.busy += 1
+    else:
+        tally.errors[f"next {status}"] = tally.errors.get(f"next {status}", 0) + 1
+    await asyncio.sleep(0.05)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -326,6 +375,7 @@ async def drive(
     seconds: float,
     warmup: float,
     database: str,
+    combined: bool = False,
 ) -> tuple[Tally, CpuWindow]:
     tally = Tally()
     start = time.perf_counter()
@@ -348,9 +398,8 @@ async def drive(
         )
 
     accounting = asyncio.ensure_future(account())
-    await asyncio.gather(
-        *(annotator(port, t, project_id, stop_at, measure_from, tally) for t in tokens)
-    )
+    loop = combined_annotator if combined else annotator
+    await asyncio.gather(*(loop(port, t, project_id, stop_at, measure_from, tally) for t in tokens))
     return tally, await accounting
 
 
@@ -362,6 +411,13 @@ def main() -> int:
     parser.add_argument("--comparisons", type=int, default=200_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--raw-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--cycle",
+        choices=("two", "combined"),
+        default="two",
+        help="two: GET next + POST label, the issue's figure (default); combined: one"
+        " POST /projects/{id}/labels per label, answered with the next pair",
+    )
     args = parser.parse_args()
 
     try:
@@ -393,6 +449,7 @@ def main() -> int:
                     args.seconds,
                     args.warmup,
                     url.rsplit("/", 1)[1],
+                    args.cycle == "combined",
                 )
             )
         seconds = args.seconds
@@ -407,18 +464,26 @@ def main() -> int:
             ).fetchone()
         raw = raw_insert_rate(url, args.raw_seconds)
 
-    measured = len(tally.latencies["label"])
+    combined = args.cycle == "combined"
+    kinds = ("label+next",) if combined else ("next", "label")
+    measured = len(tally.latencies[kinds[0]])
     lost = tally.acknowledged - stored
     extra = stored - tally.acknowledged
     print(
         f"annotators {args.annotators}, server workers {args.workers}, PostgreSQL,"
         f" {seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
     )
+    print(
+        "cycle: POST /projects/{id}/labels answered with the next pair (one request a label;"
+        " NOT the issue's two-request figure)"
+        if combined
+        else "cycle: GET /projects/{id}/next + POST /labels (two requests a label)"
+    )
     print(f"labels/s            {measured / seconds:8.1f}")
-    for kind in ("next", "label"):
+    for kind in kinds:
         values = tally.latencies[kind]
         print(
-            f"{kind:<6} p50 {percentile(values, 0.50) * 1000:6.1f} ms"
+            f"{kind:<10} p50 {percentile(values, 0.50) * 1000:6.1f} ms"
             f"   p99 {percentile(values, 0.99) * 1000:6.1f} ms"
             f"   mean {statistics.fmean(values) * 1000 if values else float('nan'):6.1f} ms"
             f"   n {len(values)}"

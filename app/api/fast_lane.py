@@ -18,6 +18,7 @@ import asyncio
 import re
 import secrets
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import psycopg
@@ -38,6 +39,8 @@ from app.security import hash_api_token
 
 NEXT_PATH = re.compile(r"/api/v1/projects/([1-9][0-9]{0,9})/next")
 LABELS_PATH = "/api/v1/labels"
+# A label and the next pair of the project in one request.
+LABEL_AND_NEXT_PATH = re.compile(r"/api/v1/projects/([1-9][0-9]{0,9})/labels")
 MAX_ID = 2**31 - 1
 # A token's owner never changes, so the owner `next` found is remembered for the label that
 # follows (its display order depends on who rates). Whether the token still counts is
@@ -64,13 +67,17 @@ class AnnotatorFastLane:
             return
         if scope["method"] == "GET":
             await self._next(scope, receive, send)
+        elif scope["path"] == LABELS_PATH:
+            await self._label(scope, receive, send, None)
         else:
-            await self._label(scope, receive, send)
+            match = LABEL_AND_NEXT_PATH.fullmatch(scope["path"])
+            assert match is not None  # _applies matched it
+            await self._label(scope, receive, send, int(match[1]))
 
     def _applies(self, scope: Scope) -> bool:
         method, path = scope["method"], scope["path"]
         if not (
-            (method == "POST" and path == LABELS_PATH)
+            (method == "POST" and (path == LABELS_PATH or LABEL_AND_NEXT_PATH.fullmatch(path)))
             or (method == "GET" and path.endswith("/next") and NEXT_PATH.fullmatch(path))
         ):
             return False
@@ -109,7 +116,20 @@ class AnnotatorFastLane:
         if match is None or token is None or int(match[1]) > MAX_ID:
             await self.app(scope, receive, send)
             return
-        token_hash = hash_api_token(token)
+        try:
+            pair = await self._take(hash_api_token(token), int(match[1]))
+        except psycopg.OperationalError:
+            await self._respond(send, 503, _UNAVAILABLE, [(b"retry-after", b"2")])
+            return
+        if not pair:
+            # Refused, or nothing left (204): answered by the full path.
+            await self.app(scope, receive, send)
+            return
+        await self._respond(send, 200, orjson.dumps(pair))
+
+    async def _take(self, token_hash: str, project_id: int) -> dict[str, Any] | None:
+        """The body of a `next` answer, {} when nothing is left to rate, or None when the
+        full path must answer (a refusal, no such project, every attempt lost its race)."""
         settings = self.owner.state.settings
         now = utcnow()
         lease_for = timedelta(seconds=settings.assignment_lease_s)
@@ -119,40 +139,39 @@ class AnnotatorFastLane:
                     conn,
                     str(self.owner.state.engine.url),
                     token_hash,
-                    int(match[1]),
+                    project_id,
                     lease_for,
                     now,
                     now - label_queries.TOKEN_TOUCH_INTERVAL,
                 )
-        except psycopg.OperationalError:
-            await self._respond(send, 503, _UNAVAILABLE, [(b"retry-after", b"2")])
-            return
-        except psycopg.Error:
-            taken = None
-        if taken is None or taken.outcome != "ok":
-            await self.app(scope, receive, send)
-            return
+        except psycopg.Error as exc:
+            # A lost database is the caller's 503; any other error means "not the lane's".
+            if isinstance(exc, psycopg.OperationalError):
+                raise
+            return None
+        if taken.outcome == "empty":
+            return {}
+        if taken.outcome != "ok":
+            return None
         if len(self._owners) >= MAX_OWNERS:
             self._owners.clear()
         self._owners[token_hash] = taken.user_id
-        body = orjson.dumps(
-            {
-                "comparison_id": taken.comparison_id,
-                "project_id": taken.project_id,
-                # Stored JSON, embedded as it is: parsing it only to write it again costs.
-                "prompt": orjson.Fragment(taken.messages_json),
-                "response_a": {"text": taken.text_a},
-                "response_b": {"text": taken.text_b},
-                "shown_swapped": shown_swapped(
-                    self._swap_secret(), taken.user_id, taken.comparison_id
-                ),
-                "lease_expires_at": now + lease_for,
-                "idempotency_key": secrets.token_urlsafe(18),
-            }
-        )
-        await self._respond(send, 200, body)
+        return {
+            "comparison_id": taken.comparison_id,
+            "project_id": taken.project_id,
+            # Stored JSON, embedded as it is: parsing it only to write it again costs.
+            "prompt": orjson.Fragment(taken.messages_json),
+            "response_a": {"text": taken.text_a},
+            "response_b": {"text": taken.text_b},
+            "shown_swapped": shown_swapped(self._swap_secret(), taken.user_id, taken.comparison_id),
+            "lease_expires_at": now + lease_for,
+            "idempotency_key": secrets.token_urlsafe(18),
+        }
 
-    async def _label(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _label(
+        self, scope: Scope, receive: Receive, send: Send, project_id: int | None
+    ) -> None:
+        """`POST /labels`, or with `project_id` the label-and-next request of that project."""
         token = _bearer(scope)
         length = _json_length(scope)
         limit = self.owner.state.settings.max_body_bytes
@@ -171,7 +190,7 @@ class AnnotatorFastLane:
         except ValidationError:
             await self.app(scope, replay, send)
             return
-        if not 0 < body.comparison_id <= MAX_ID:
+        if not 0 < body.comparison_id <= MAX_ID or (project_id or 0) > MAX_ID:
             await self.app(scope, replay, send)
             return
         data = label_queries.LabelInput(
@@ -190,7 +209,9 @@ class AnnotatorFastLane:
         )
         try:
             async with self._pool_here().connection() as conn:
-                stored = await label_queries.record_label_for_token(conn, data, token_hash)
+                stored = await label_queries.record_label_for_token(
+                    conn, data, token_hash, project_id
+                )
         except psycopg.OperationalError:
             # Whether the commit happened is unknown; the client retries with the same key
             # and is answered with the label if it was stored.
@@ -201,7 +222,20 @@ class AnnotatorFastLane:
         if stored is None:
             await self.app(scope, replay, send)
             return
-        await self._respond(send, 201, orjson.dumps(stored.__dict__))
+        if project_id is None:
+            await self._respond(send, 201, orjson.dumps(stored.__dict__))
+            return
+        try:
+            pair = await self._take(token_hash, project_id)
+        except psycopg.OperationalError:
+            pair = None
+        if pair is None:
+            # The label is committed; the full path finds it (a retry, to its eyes) and
+            # gives the answer about the next pair, a 503 included.
+            await self.app(scope, _replaying(raw, receive), send)
+            return
+        body_out = {"label": stored.__dict__, "next": pair or None}
+        await self._respond(send, 201, orjson.dumps(body_out))
 
     async def _respond(
         self,

@@ -26,7 +26,13 @@ from app.deps import SessionDep, get_api_user, get_db, writable
 from app.models import Role
 from app.queries import labels as label_queries
 from app.queries import queue
-from app.schemas.labels import LabelCreate, LabelPublic, NextComparison, SkipResult
+from app.schemas.labels import (
+    LabelAndNext,
+    LabelCreate,
+    LabelPublic,
+    NextComparison,
+    SkipResult,
+)
 
 router = APIRouter(tags=["labels"])
 
@@ -129,6 +135,16 @@ def _next_comparison(project_id: int, request: Request, request_session: Session
 
 def _lease_and_show(project_id: int, request: Request, session: Session) -> Response:
     user_id = current_rater(request, session)
+    pair = _lease_pair(project_id, user_id, request, session)
+    if pair is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return _json(pair)
+
+
+def _lease_pair(
+    project_id: int, user_id: int, request: Request, session: Session
+) -> dict[str, object] | None:
+    """The body of a `next` answer for this annotator; None when nothing is left."""
     try:
         leased = queue.take_next(
             session,
@@ -145,22 +161,18 @@ def _lease_and_show(project_id: int, request: Request, session: Session) -> Resp
     if leased is None:
         if queue.project_settings(session, project_id) is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no project {project_id}")
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
+        return None
     content = leased.content
-    return _json(
-        {
-            "comparison_id": content.comparison_id,
-            "project_id": content.project_id,
-            "prompt": content.messages,
-            "response_a": {"text": content.text_a},
-            "response_b": {"text": content.text_b},
-            "shown_swapped": queue.shown_swapped(
-                swap_secret(request), user_id, content.comparison_id
-            ),
-            "lease_expires_at": leased.expires_at,
-            "idempotency_key": new_idempotency_key(),
-        }
-    )
+    return {
+        "comparison_id": content.comparison_id,
+        "project_id": content.project_id,
+        "prompt": content.messages,
+        "response_a": {"text": content.text_a},
+        "response_b": {"text": content.text_b},
+        "shown_swapped": queue.shown_swapped(swap_secret(request), user_id, content.comparison_id),
+        "lease_expires_at": leased.expires_at,
+        "idempotency_key": new_idempotency_key(),
+    }
 
 
 @router.post(
@@ -180,6 +192,43 @@ async def create_label(body: LabelCreate, request: Request) -> Response:
 
 def _create_label(body: LabelCreate, request: Request, session: Session) -> Response:
     user_id = current_rater(request, session)
+    stored, created = _store(body, user_id, request, session)
+    return _json(stored.__dict__, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+@router.post(
+    "/projects/{project_id}/labels",
+    response_model=LabelAndNext,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "A retry: the label this idempotency key made before"},
+        404: {"description": "No such comparison or project"},
+        409: {"description": "Already labelled by the caller, or the key belongs elsewhere"},
+        503: {"description": "No pair could be leased right now; retry with the same key"},
+    },
+)
+async def label_and_next(project_id: int, body: LabelCreate, request: Request) -> Response:
+    """Records a label as `POST /labels` does and leases the caller's next comparison of the
+    project, as `GET /projects/{id}/next` would: one round trip per label. A retry with the
+    same key answers 200 with the same label and the caller's (held) next pair."""
+    return await in_db_thread(request, lambda s: _label_and_next(project_id, body, request, s))
+
+
+def _label_and_next(
+    project_id: int, body: LabelCreate, request: Request, session: Session
+) -> Response:
+    user_id = current_rater(request, session)
+    stored, created = _store(body, user_id, request, session)
+    pair = _lease_pair(project_id, user_id, request, session)
+    return _json(
+        {"label": stored.__dict__, "next": pair},
+        status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+def _store(
+    body: LabelCreate, user_id: int, request: Request, session: Session
+) -> tuple[label_queries.StoredLabel, bool]:
     data = label_queries.LabelInput(
         comparison_id=body.comparison_id,
         annotator_id=user_id,
@@ -195,7 +244,7 @@ def _create_label(body: LabelCreate, request: Request, session: Session) -> Resp
         time_spent_ms=body.time_spent_ms,
     )
     try:
-        stored, created = label_queries.record_label(session, data)
+        return label_queries.record_label(session, data)
     except label_queries.ComparisonNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no comparison {exc.args[0]}") from exc
     except label_queries.AlreadyLabelled as exc:
@@ -209,7 +258,6 @@ def _create_label(body: LabelCreate, request: Request, session: Session) -> Resp
             status.HTTP_409_CONFLICT,
             "this idempotency key was already used for another label; use a fresh key",
         ) from exc
-    return _json(stored.__dict__, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 @router.post(

@@ -148,7 +148,7 @@ def record_label(session: Session, data: LabelInput) -> tuple[StoredLabel, bool]
 
 
 async def record_label_for_token(
-    conn: AsyncConnection[Any], data: LabelInput, token_hash: str
+    conn: AsyncConnection[Any], data: LabelInput, token_hash: str, next_project_id: int | None
 ) -> StoredLabel | None:
     """The fast lane's insert on an autocommit connection: committed when this returns.
 
@@ -161,7 +161,11 @@ async def record_label_for_token(
         "token_hash": token_hash,
         "stale_before": now - TOKEN_TOUCH_INTERVAL,
     }
-    cursor = await conn.execute(_RECORD_FOR_TOKEN_SQL, params)
+    sql = _RECORD_FOR_TOKEN_SQL
+    if next_project_id is not None:
+        sql = _RECORD_IN_PROJECT_FOR_TOKEN_SQL
+        params["next_project_id"] = next_project_id
+    cursor = await conn.execute(sql, params)
     row = await cursor.fetchone()
     return None if row is None else _stored(row[0], data, now)
 
@@ -243,6 +247,13 @@ _RECORD_FOR_TOKEN_SQL = _RECORD_TEMPLATE.format(
       AND (last_used_at IS NULL OR last_used_at < %(stale_before)s)
 ), """,
     guard=" AND EXISTS (SELECT 1 FROM tok)",
+)
+# The same for a label that also asks for the next pair of a project: a project that does
+# not exist writes nothing, so the full path's 404 leaves nothing behind either.
+_RECORD_IN_PROJECT_FOR_TOKEN_SQL = _RECORD_FOR_TOKEN_SQL.replace(
+    " AND EXISTS (SELECT 1 FROM tok)",
+    " AND EXISTS (SELECT 1 FROM tok)"
+    " AND EXISTS (SELECT 1 FROM projects p WHERE p.id = %(next_project_id)s)",
 )
 
 

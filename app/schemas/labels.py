@@ -73,6 +73,13 @@ class LabelPublic(BaseModel):
     created_at: datetime
 
 
+class LabelAndNext(BaseModel):
+    """A stored label and the caller's next comparison: one round trip per label."""
+
+    label: LabelPublic
+    next: NextComparison | None = Field(description="None when nothing is left to rate.")
+
+
 class SkipResult(BaseModel):
     comparison_id: int
     status: Literal["skipped"]

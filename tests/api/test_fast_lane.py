@@ -266,3 +266,37 @@ def test_sqlite_and_overridden_sessions_never_take_the_lane(tmp_path: Path) -> N
     lane_app = fast_lane.AnnotatorFastLane(app, owner=app)
     scope = {"type": "http", "method": "POST", "path": "/api/v1/labels", "headers": []}
     assert not lane_app._applies(scope)
+
+
+def test_label_and_next_comes_from_the_lane(lane: Lane) -> None:
+    s = _setup(lane, pairs=2)
+    pair = lane.client.get(f"/api/v1/projects/{s.project_id}/next", headers=s.headers).json()
+    url = f"/api/v1/projects/{s.project_id}/labels"
+    body = _body(pair["comparison_id"], pair["idempotency_key"])
+    answer = lane.client.post(url, json=body, headers=s.headers)
+    assert answer.status_code == 201, answer.text
+    got = answer.json()
+    assert got["label"]["comparison_id"] == s.comparison_ids[0]
+    assert got["next"]["comparison_id"] == s.comparison_ids[1]
+    assert got["next"]["shown_swapped"] == queue.shown_swapped(
+        SECRET, s.user_id, s.comparison_ids[1]
+    )
+    assert lane.calls == {"next": 2, "label": 1}
+
+    retried = lane.client.post(url, json=body, headers=s.headers)
+    assert retried.status_code == 200
+    assert retried.json()["label"] == got["label"]
+    last = lane.client.post(url, json=_body(s.comparison_ids[1]), headers=s.headers)
+    assert last.status_code == 201 and last.json()["next"] is None
+
+    o = _setup(lane, pairs=1)
+    pair = lane.client.get(f"/api/v1/projects/{o.project_id}/next", headers=o.headers).json()
+    nowhere = lane.client.post(
+        "/api/v1/projects/424242/labels", json=_body(pair["comparison_id"]), headers=o.headers
+    )
+    assert nowhere.status_code == 404
+    assert lane.calls["label"] == 4
+    with Session(lane.engine) as session:
+        labels = select(func.count()).select_from(Label)
+        assert session.scalar(labels.where(Label.annotator_id == s.user_id)) == 2
+        assert session.scalar(labels.where(Label.annotator_id == o.user_id)) == 0

@@ -102,6 +102,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/projects/{project_id}/stats"): Rule(ADMINS),
     ("GET", "/api/v1/projects/{project_id}/next"): Rule(RATERS),
     ("POST", "/api/v1/labels"): Rule(RATERS, _label),
+    ("POST", "/api/v1/projects/{project_id}/labels"): Rule(RATERS, _label),
     ("POST", "/api/v1/comparisons/{comparison_id}/skip"): Rule(RATERS),
     ("POST", "/api/v1/jobs"): Rule(
         TRAINERS, lambda o, n: {"json": {"project_id": o.project, "kind": "reward", "params": {}}}
