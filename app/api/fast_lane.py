@@ -193,19 +193,8 @@ class AnnotatorFastLane:
         if not 0 < body.comparison_id <= MAX_ID or (project_id or 0) > MAX_ID:
             await self.app(scope, replay, send)
             return
-        data = label_queries.LabelInput(
-            comparison_id=body.comparison_id,
-            annotator_id=user_id,
-            idempotency_key=body.idempotency_key,
-            choice=body.choice,
-            strength=body.strength,
-            feedback=body.feedback,
-            flag_harmful=body.flag_harmful,
-            flag_untrue=body.flag_untrue,
-            flag_unhelpful=body.flag_unhelpful,
-            # The order the server told the caller to show; recorded, never taken from the body.
-            shown_swapped=shown_swapped(self._swap_secret(), user_id, body.comparison_id),
-            time_spent_ms=body.time_spent_ms,
+        data = body.to_input(
+            user_id, shown_swapped(self._swap_secret(), user_id, body.comparison_id)
         )
         try:
             async with self._pool_here().connection() as conn:

@@ -229,19 +229,8 @@ def _label_and_next(
 def _store(
     body: LabelCreate, user_id: int, request: Request, session: Session
 ) -> tuple[label_queries.StoredLabel, bool]:
-    data = label_queries.LabelInput(
-        comparison_id=body.comparison_id,
-        annotator_id=user_id,
-        idempotency_key=body.idempotency_key,
-        choice=body.choice,
-        strength=body.strength,
-        feedback=body.feedback,
-        flag_harmful=body.flag_harmful,
-        flag_untrue=body.flag_untrue,
-        flag_unhelpful=body.flag_unhelpful,
-        # The order the server told the caller to show; recorded, never taken from the body.
-        shown_swapped=queue.shown_swapped(swap_secret(request), user_id, body.comparison_id),
-        time_spent_ms=body.time_spent_ms,
+    data = body.to_input(
+        user_id, queue.shown_swapped(swap_secret(request), user_id, body.comparison_id)
     )
     try:
         return label_queries.record_label(session, data)

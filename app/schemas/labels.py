@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from app.content import MAX_TEXT_CHARS
+from app.queries.labels import LabelInput
 
 
 class Message(BaseModel):
@@ -53,6 +54,23 @@ class LabelCreate(BaseModel):
         if self.choice == "same" and self.strength is not None:
             raise ValueError("strength applies to 'better' or 'worse', not to 'same'")
         return self
+
+    def to_input(self, annotator_id: int, shown_swapped: bool) -> LabelInput:
+        """The row to store; `shown_swapped` is the order the server told the caller to show,
+        never taken from the body."""
+        return LabelInput(
+            comparison_id=self.comparison_id,
+            annotator_id=annotator_id,
+            idempotency_key=self.idempotency_key,
+            choice=self.choice,
+            strength=self.strength,
+            feedback=self.feedback,
+            flag_harmful=self.flag_harmful,
+            flag_untrue=self.flag_untrue,
+            flag_unhelpful=self.flag_unhelpful,
+            shown_swapped=shown_swapped,
+            time_spent_ms=self.time_spent_ms,
+        )
 
 
 class LabelPublic(BaseModel):
