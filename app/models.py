@@ -204,6 +204,8 @@ class Comparison(Base):
         _enum_check("gold_choice", Choice),
         # The next-pair query walks this index in priority order.
         Index("ix_comparisons_queue", "project_id", "priority", "id"),
+        # Imports find known pairs by hash alone: see migration 0003.
+        Index("ix_comparisons_pair_hash", "pair_hash"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

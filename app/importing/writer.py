@@ -1,4 +1,5 @@
-"""The bulk writer: a batch of rows at a time, de-duplicated by content hash, in one transaction.
+"""The bulk writer (SQLite): a batch of rows at a time, de-duplicated by content hash, in one
+transaction.
 
 Each step inserts with ON CONFLICT DO NOTHING, which returns the rows it created, and
 looks up the rest (there before, or inserted by a concurrent import); when the previous
@@ -16,7 +17,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from app.importing.records import ImportRow, flipped
-from app.importing.stores import NewComparison, NewLabel, make_store
+from app.importing.stores import CoreStore, NewComparison, NewLabel
 from app.models import utcnow
 
 K = TypeVar("K")
@@ -70,7 +71,7 @@ class BulkWriter:
 
     def __init__(self, session: Session, project_id: int, source: str, *, queue: bool) -> None:
         self.project_id = project_id
-        self.store = make_store(session, project_id, source, utcnow())
+        self.store = CoreStore(session, project_id, source, utcnow())
         # Whether imported labels leave their comparison in the annotators' queue: then they
         # do not count toward label_count, which the queue compares with the overlap wanted.
         self.queue = queue
