@@ -9,6 +9,7 @@ itself be an adapter: versions chain, each a few MB instead of a full copy of th
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,33 @@ def is_adapter(path: str | Path) -> bool:
 
 
 def adapter_base(path: str | Path) -> str:
-    """The policy a LoRA adapter directory was trained over."""
+    """The policy a LoRA adapter directory was trained over.
+
+    A relative name that exists beside the adapter is a path from the adapter's directory
+    (see ``anchor_adapter_base``); anything else is passed on as written (an absolute path
+    or a hub id).
+    """
     config = json.loads((Path(path) / ADAPTER_CONFIG).read_text())
     base = config.get("base_model_name_or_path")
     if not base:
         raise ValueError(f"{path}: adapter does not name its base model")
+    if not Path(base).is_absolute() and (Path(path) / base).exists():
+        return os.path.normpath(Path(path) / str(base))
     return str(base)
+
+
+def anchor_adapter_base(adapter_dir: Path, published_at: Path, store: Path) -> None:
+    """Names the adapter's base relative to where the adapter will live, when both are in
+    ``store``: a model store that is moved or mounted elsewhere (a restored backup, another
+    container path) keeps its chains of versions, which absolute paths would break.
+    """
+    config_file = adapter_dir / ADAPTER_CONFIG
+    config = json.loads(config_file.read_text())
+    base = Path(str(config.get("base_model_name_or_path") or ""))
+    if not base.is_absolute() or not base.resolve().is_relative_to(store.resolve()):
+        return
+    config["base_model_name_or_path"] = os.path.relpath(base.resolve(), published_at.resolve())
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True))
 
 
 def load_policy(

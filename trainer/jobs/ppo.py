@@ -9,6 +9,7 @@ from app.schemas.jobs import PPOParams
 from trainer.jobs.prompts import project_prompts
 from trainer.jobs.spec import JobError, JobRun
 from trainer.jobs.versions import policy_version, reward_version
+from trainer.policy import anchor_adapter_base
 from trainer.ppo.config import PPOConfig
 from trainer.ppo.train import train_ppo
 from trainer.reward.scoring import RewardScorer
@@ -44,5 +45,6 @@ def run_ppo(run: JobRun) -> None:
         scorer = RewardScorer(reward.path)
         with run.store.building(final, manifest) as tmp:
             metrics = train_ppo(prompts, policy.path, scorer.score, config, run.ctx, tmp)
+            anchor_adapter_base(tmp, final, run.settings.model_dir)
             manifest["metrics"] = metrics
     run.register_result(final, ModelKind.policy)

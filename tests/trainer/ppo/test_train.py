@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +13,16 @@ import torch
 from tests.trainer.ppo.conftest import letter_share_score
 from tests.trainer.ppo.tiny_policy import PROMPTS
 from trainer.context import JobInterrupted, NullContext
-from trainer.policy import encode_prompts, is_adapter, load_policy, stop_token_ids
+from trainer.policy import (
+    ADAPTER_CONFIG,
+    adapter_base,
+    anchor_adapter_base,
+    encode_prompts,
+    is_adapter,
+    load_policy,
+    load_policy_tokenizer,
+    stop_token_ids,
+)
 from trainer.ppo import PPOConfig, train_ppo
 from trainer.ppo.checkpoint import CHECKPOINT_FILE
 from trainer.ppo.policy_value import build_policy_with_value_head, forward_responses
@@ -176,3 +187,45 @@ def test_rollout_logprobs_and_values_match_a_forward_pass(tiny_policy: str) -> N
     # A fresh LoRA adapter is zero, so the policy starts as the reference.
     assert (batch.logprobs - batch.ref_logprobs)[m].abs().max() < 1e-4
     assert batch.ended.any() or batch.mask.all()
+
+
+def test_a_chain_of_adapters_survives_moving_the_model_store(
+    tiny_policy: str, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(tiny_policy, store / "base")
+    config = replace(FAST, total_steps=1)
+    first, second = store / "policy" / "job-1", store / "policy" / "job-2"
+    # Built elsewhere and published later, as the job store does.
+    build = tmp_path / "building"
+    train_ppo(
+        PROMPTS, str(store / "base"), letter_share_score, config, NullContext(tmp_path / "c"), build
+    )
+    anchor_adapter_base(build, first, store)
+    first.parent.mkdir()
+    build.rename(first)
+    train_ppo(PROMPTS, str(first), letter_share_score, config, NullContext(tmp_path / "d"), second)
+    anchor_adapter_base(second, second, store)
+    assert adapter_base(second) == str(first)
+    tok = load_policy_tokenizer(second)
+    ids, mask = encode_prompts(tok, PROMPTS[:2], 64)
+    with torch.no_grad():
+        before = load_policy(second)[0](ids, attention_mask=mask).logits
+
+    moved = store.rename(tmp_path / "restored")
+    assert (
+        json.loads((moved / "policy/job-2" / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
+        == "../job-1"
+    )
+    assert adapter_base(moved / "policy/job-2") == str(moved / "policy/job-1")
+    with torch.no_grad():
+        after = load_policy(moved / "policy/job-2")[0](ids, attention_mask=mask).logits
+    assert torch.allclose(before, after)
+
+
+def test_a_base_outside_the_store_keeps_its_absolute_path(tiny_policy: str, tmp_path: Path) -> None:
+    out = tmp_path / "store" / "policy" / "job-1"
+    train_ppo(PROMPTS, tiny_policy, letter_share_score, replace(FAST, total_steps=1),
+              NullContext(tmp_path / "c"), out)  # fmt: skip
+    anchor_adapter_base(out, out, tmp_path / "store")
+    assert adapter_base(out) == tiny_policy
