@@ -24,6 +24,26 @@ from app.security import hash_api_token
 TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)
 
 
+def touch_token_cte(now_param: str) -> str:
+    """The fast lane's refresh of `last_used_at` (PostgreSQL), a CTE over the `tok` CTE.
+
+    SKIP LOCKED: when another request of the same token holds its row, this one leaves the
+    refresh to it rather than wait. The lane's statements lock pairs and assignments first
+    and reach the token last (an unreferenced CTE runs after the main query), while a
+    full-path request locks the token first: two requests of one client, sent in parallel
+    in the minute the token was due, could deadlock, and one of them failed with a 503.
+    """
+    return (
+        "touch AS (\n"
+        f"    UPDATE api_tokens SET last_used_at = %({now_param})s\n"
+        "    WHERE id IN (SELECT t.id FROM api_tokens t\n"
+        "                 WHERE t.id IN (SELECT token_id FROM tok)\n"
+        "                   AND (t.last_used_at IS NULL OR t.last_used_at < %(stale_before)s)\n"
+        "                 FOR UPDATE SKIP LOCKED)\n"
+        ")"
+    )
+
+
 class ComparisonNotFound(Exception):
     pass
 
@@ -241,11 +261,9 @@ _RECORD_FOR_TOKEN_SQL = _RECORD_TEMPLATE.format(
     FROM api_tokens t JOIN users u ON u.id = t.user_id
     WHERE t.token_hash = %(token_hash)s AND u.id = %(annotator_id)s AND t.revoked_at IS NULL
       AND u.is_active AND u.role IN ('annotator', 'admin')
-), touch AS (
-    UPDATE api_tokens SET last_used_at = %(created_at)s
-    WHERE id IN (SELECT token_id FROM tok)
-      AND (last_used_at IS NULL OR last_used_at < %(stale_before)s)
-), """,
+), """
+    + touch_token_cte("created_at")
+    + ", ",
     guard=" AND EXISTS (SELECT 1 FROM tok)",
 )
 # The same for a label that also asks for the next pair of a project: a project that does

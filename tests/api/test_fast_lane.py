@@ -3,6 +3,7 @@ from it, every other answer is the full application's, and nothing it writes dif
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -300,3 +301,44 @@ def test_label_and_next_comes_from_the_lane(lane: Lane) -> None:
         labels = select(func.count()).select_from(Label)
         assert session.scalar(labels.where(Label.annotator_id == s.user_id)) == 2
         assert session.scalar(labels.where(Label.annotator_id == o.user_id)) == 0
+
+
+def test_a_locked_token_row_is_never_waited_for(lane: Lane) -> None:
+    """Another request of the same token holds its row: the lane skips the refresh, not waits.
+
+    The holder lets go by itself after a while, so a lane that waited would come back late,
+    with `released_by_timer` set, instead of hanging the test.
+    """
+    s = _setup(lane, pairs=2)
+    holder = lane.engine.raw_connection()
+    released_by_timer = threading.Event()
+
+    def let_go() -> None:
+        released_by_timer.set()
+        holder.rollback()
+
+    try:
+        cursor = holder.cursor()
+        cursor.execute("SELECT 1 FROM api_tokens WHERE user_id = %s FOR UPDATE", (s.user_id,))
+        timer = threading.Timer(20.0, let_go)
+        timer.start()
+        pair = lane.client.get(f"/api/v1/projects/{s.project_id}/next", headers=s.headers)
+        url = f"/api/v1/projects/{s.project_id}/labels"
+        body = _body(pair.json()["comparison_id"], pair.json()["idempotency_key"])
+        labelled = lane.client.post(url, json=body, headers=s.headers)
+        timer.cancel()
+        assert not released_by_timer.is_set(), "the lane waited for the token's row"
+        assert pair.status_code == 200 and labelled.status_code == 201, labelled.text
+        assert lane.calls == {"next": 2, "label": 1}
+    finally:
+        if not released_by_timer.is_set():
+            holder.rollback()
+        holder.close()
+    with Session(lane.engine) as session:
+        token = session.scalar(select(ApiToken).where(ApiToken.user_id == s.user_id))
+        assert token is not None and token.last_used_at is None  # skipped, not waited for
+
+    lane.client.get(f"/api/v1/projects/{s.project_id}/next", headers=s.headers)
+    with Session(lane.engine) as session:
+        token = session.scalar(select(ApiToken).where(ApiToken.user_id == s.user_id))
+        assert token is not None and token.last_used_at is not None

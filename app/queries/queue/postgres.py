@@ -18,6 +18,7 @@ import orjson
 from psycopg import AsyncConnection
 from sqlalchemy.orm import Session
 
+from app.queries.labels import touch_token_cte
 from app.queries.queue.common import (
     MAX_PICK_ATTEMPTS,
     ComparisonContent,
@@ -53,11 +54,9 @@ WITH tok AS (
     FROM api_tokens t JOIN users u ON u.id = t.user_id
     WHERE t.token_hash = %(token_hash)s AND t.revoked_at IS NULL AND u.is_active
       AND u.role IN ('annotator', 'admin')
-), touch AS (
-    UPDATE api_tokens SET last_used_at = %(now)s
-    WHERE id IN (SELECT token_id FROM tok)
-      AND (last_used_at IS NULL OR last_used_at < %(stale_before)s)
-)
+), """
+    + touch_token_cte("now")
+    + """
 SELECT tok.user_id, n.* FROM tok, LATERAL """
     + _CALL.format(user="tok.user_id")
     + " n"
