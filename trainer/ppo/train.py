@@ -84,10 +84,20 @@ def train_ppo(
     results["stopped_early"] = float(stopped_early)
     results["steps"] = float(state.step)
     results.update(evaluate_shard(run, eval_prompts))
+    results["sync/param_spread"] = parameter_spread(run)
     if run.accelerator.is_main_process:
         save_outputs(run, output_dir)
     run.accelerator.wait_for_everyone()
     return results
+
+
+def parameter_spread(run: PPORun) -> float:
+    """How far the processes' trained weights are apart (max - min of a checksum): 0 when the
+    gradient all-reduce kept them in step, as it must; anything else is a broken setup."""
+    trained = [p.detach().double().sum() for p in run.core.parameters() if p.requires_grad]
+    checksum = torch.stack(trained).sum().reshape(1).to(run.accelerator.device)
+    every = run.accelerator.gather(checksum)
+    return float(every.max() - every.min())
 
 
 def start_run(policy_path: str, score_fn: ScoreFn, config: PPOConfig, ctx: JobContext) -> PPORun:

@@ -10,25 +10,17 @@ metrics are printed as JSON and written to ``DIR/metrics.json``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from accelerate import PartialState
 
+from trainer.config_flags import add_config_flags, config_from_args
 from trainer.context import NullContext
 from trainer.default_models import DEFAULT_REWARD, reward_base_path
 from trainer.reward.data import read_pairs_jsonl
 from trainer.reward.train import RewardConfig, train_reward_model
-
-
-def _bool(text: str) -> bool:
-    if text.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if text.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,20 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--checkpoint-dir", type=Path, help="resumable state (default OUT/checkpoint)"
     )
-    for field in dataclasses.fields(RewardConfig):
-        default = field.default
-        flag = "--" + field.name.replace("_", "-")
-        parser.add_argument(
-            flag, type=_bool if isinstance(default, bool) else type(default), default=default
-        )
+    add_config_flags(parser, RewardConfig)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     args = build_parser().parse_args(argv)
-    config = RewardConfig(
-        **{f.name: getattr(args, f.name) for f in dataclasses.fields(RewardConfig)}
-    )
+    config: RewardConfig = config_from_args(args, RewardConfig)
     examples = list(read_pairs_jsonl(args.data))
     ctx = NullContext(args.checkpoint_dir or args.out / "checkpoint")
     metrics = train_reward_model(examples, reward_base_path(args.base_model), config, ctx, args.out)

@@ -1,0 +1,85 @@
+"""Command line entry for PPO outside the job queue, on any Accelerate setup.
+
+    python -m trainer.ppo.launch --prompts prompts.jsonl --policy PATH --reward PATH --out DIR
+    accelerate launch --num_processes 2 -m trainer.ppo.launch ... (same flags)
+
+``prompts.jsonl`` holds one prompt per line: ``{"prompt": "..."}`` or ``{"prompt": [messages]}``.
+Every ``PPOConfig`` field is a flag (``--total-steps``, ``--batch-size`` (per process),
+``--kl-budget none``, ...). Each process samples its own share of the prompts; the adapter
+is written once, by the main process, with its final metrics in ``DIR/metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+from accelerate import Accelerator
+
+from app.content import ContentError, normalise_messages
+from trainer.config_flags import add_config_flags, config_from_args
+from trainer.context import NullContext
+from trainer.ppo.config import PPOConfig
+from trainer.ppo.train import train_ppo
+from trainer.reward.scoring import RewardScorer
+
+
+class PromptFileError(ValueError):
+    """A line of the prompts file that holds no prompt; the message names the line."""
+
+
+def read_prompts(path: Path) -> list[list[dict[str, str]]]:
+    prompts = []
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+                if not isinstance(record, dict) or "prompt" not in record:
+                    raise ContentError('expected an object with a "prompt" field')
+                prompts.append(normalise_messages(record["prompt"]))
+            except (orjson.JSONDecodeError, ContentError) as exc:
+                raise PromptFileError(f"{path}, line {number}: {exc}") from None
+    return prompts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="PPO-tune a policy against a reward model.")
+    parser.add_argument("--prompts", type=Path, required=True, help="prompts JSON Lines file")
+    parser.add_argument("--policy", required=True, help="policy model or adapter directory")
+    parser.add_argument("--reward", required=True, help="reward model directory")
+    parser.add_argument("--out", type=Path, required=True, help="where the adapter is saved")
+    parser.add_argument(
+        "--checkpoint-dir", type=Path, help="resumable state (default OUT/checkpoint)"
+    )
+    add_config_flags(parser, PPOConfig)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config: PPOConfig = config_from_args(args, PPOConfig)
+        prompts = read_prompts(args.prompts)
+    except ValueError as exc:
+        parser.error(str(exc))
+    # An Accelerator, not a bare PartialState, sets up the shared state: it reads the launch
+    # settings (ACCELERATE_USE_CPU among them), and whichever comes first fixes them for all.
+    state = Accelerator()
+    scorer = RewardScorer(args.reward, device=state.device)
+    ctx = NullContext(args.checkpoint_dir or args.out / "checkpoint")
+    metrics = train_ppo(prompts, args.policy, scorer.score, config, ctx, args.out)
+    if state.is_main_process:
+        summary = {**metrics, "processes": float(state.num_processes)}
+        (args.out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+        print(json.dumps(summary))
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
