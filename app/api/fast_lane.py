@@ -30,7 +30,7 @@ from app.api.labels import DB_CONCURRENCY
 from app.deps import get_db
 from app.middleware import security_headers
 from app.models import utcnow
-from app.pg_pool import LanePool, lane_pool, libpq_conninfo
+from app.pg_pool import AsyncPgPool, libpq_conninfo
 from app.queries import labels as label_queries
 from app.queries.queue import shown_swapped
 from app.queries.queue.postgres import take_next_for_token
@@ -54,9 +54,7 @@ class AnnotatorFastLane:
     def __init__(self, app: ASGIApp, owner: FastAPI) -> None:
         self.app = app
         self.owner = owner
-        self._pool: LanePool | None = None
-        self._pool_loop: asyncio.AbstractEventLoop | None = None
-        self._pool_opened: asyncio.Task[None] | None = None
+        self._pool: AsyncPgPool | None = None
         self._owners: dict[str, int] = {}
         self._security = security_headers(docs=False)
 
@@ -91,25 +89,17 @@ class AnnotatorFastLane:
         async def wrapped() -> Message:
             message = await receive()
             if message["type"] == "lifespan.shutdown" and self._pool is not None:
-                pool, self._pool, self._pool_opened = self._pool, None, None
-                # A pool opened on another loop (a test client's per-request loop) went with
-                # that loop; only this loop's pool can be closed here.
-                if self._pool_loop is asyncio.get_running_loop():
-                    await pool.close()
+                pool, self._pool = self._pool, None
+                await pool.close()
             return message
 
         return wrapped
 
-    async def _pool_here(self) -> LanePool:
+    def _pool_here(self) -> AsyncPgPool:
         # A pool belongs to one event loop (a test client starts a loop of its own).
-        loop = asyncio.get_running_loop()
-        if self._pool is None or self._pool_loop is not loop or self._pool_opened is None:
+        if self._pool is None or self._pool.loop is not asyncio.get_running_loop():
             url = self.owner.state.engine.url
-            self._pool, self._pool_loop = lane_pool(libpq_conninfo(url), DB_CONCURRENCY), loop
-            # One opening that every request waits for: the first few arrive together.
-            self._pool_opened = loop.create_task(self._pool.open())
-        # Done after the first requests, when this returns without suspending.
-        await self._pool_opened
+            self._pool = AsyncPgPool(libpq_conninfo(url), DB_CONCURRENCY)
         return self._pool
 
     def _swap_secret(self) -> str:
@@ -144,7 +134,7 @@ class AnnotatorFastLane:
         now = utcnow()
         lease_for = timedelta(seconds=settings.assignment_lease_s)
         try:
-            async with (await self._pool_here()).connection() as conn:
+            async with self._pool_here().connection() as conn:
                 taken = await take_next_for_token(
                     conn,
                     str(self.owner.state.engine.url),
@@ -207,7 +197,7 @@ class AnnotatorFastLane:
             user_id, shown_swapped(self._swap_secret(), user_id, body.comparison_id)
         )
         try:
-            async with (await self._pool_here()).connection() as conn:
+            async with self._pool_here().connection() as conn:
                 stored = await label_queries.record_label_for_token(
                     conn, data, token_hash, project_id
                 )
