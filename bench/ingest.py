@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from app.config import Settings  # noqa: E402
 from app.db import make_engine  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from bench.pg_scratch import fresh_database  # noqa: E402
+from bench.pg_scratch import database_name, fresh_database  # noqa: E402
 
 # ---------------------------------------------------------------- database set-up
 
@@ -448,7 +448,7 @@ def main() -> int:
                     project_id,
                     args.seconds,
                     args.warmup,
-                    url.rsplit("/", 1)[1],
+                    database_name(url),
                     args.cycle == "combined",
                 )
             )
