@@ -95,7 +95,9 @@ def fetch_batches(conn: Connection, stmt: Select[*tuple[Any, ...]]) -> Generator
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     driver = conn.connection.driver_connection
     assert driver is not None
-    rows = driver.cursor().stream(str(compiled), compiled.params, size=STREAM_CHUNK_ROWS)
+    rows = driver.cursor().stream(
+        str(compiled), compiled.params, binary=True, size=STREAM_CHUNK_ROWS
+    )
     try:
         while batch := list(islice(rows, FETCH_ROWS)):
             yield batch
