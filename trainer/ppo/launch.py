@@ -12,7 +12,6 @@ is written once, by the main process, with its final metrics in ``DIR/metrics.js
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,8 +19,7 @@ import orjson
 from accelerate import Accelerator
 
 from app.content import ContentError, normalise_messages
-from trainer.config_flags import add_config_flags, config_from_args
-from trainer.context import NullContext
+from trainer.launching import add_run_flags, config_from_args, report, run_context
 from trainer.ppo.config import PPOConfig
 from trainer.ppo.train import train_ppo
 from trainer.reward.scoring import RewardScorer
@@ -52,11 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompts", type=Path, required=True, help="prompts JSON Lines file")
     parser.add_argument("--policy", required=True, help="policy model or adapter directory")
     parser.add_argument("--reward", required=True, help="reward model directory")
-    parser.add_argument("--out", type=Path, required=True, help="where the adapter is saved")
-    parser.add_argument(
-        "--checkpoint-dir", type=Path, help="resumable state (default OUT/checkpoint)"
-    )
-    add_config_flags(parser, PPOConfig)
+    add_run_flags(parser, PPOConfig, out_help="where the adapter is saved")
     return parser
 
 
@@ -70,14 +64,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         parser.error(str(exc))
     # An Accelerator, not a bare PartialState, sets up the shared state: it reads the launch
     # settings (ACCELERATE_USE_CPU among them), and whichever comes first fixes them for all.
-    state = Accelerator()
-    scorer = RewardScorer(args.reward, device=state.device)
-    ctx = NullContext(args.checkpoint_dir or args.out / "checkpoint")
-    metrics = train_ppo(prompts, args.policy, scorer.score, config, ctx, args.out)
-    if state.is_main_process:
-        summary = {**metrics, "processes": float(state.num_processes)}
-        (args.out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-        print(json.dumps(summary))
+    scorer = RewardScorer(args.reward, device=Accelerator().device)
+    metrics = train_ppo(prompts, args.policy, scorer.score, config, run_context(args), args.out)
+    report(args, metrics)
     return metrics
 
 

@@ -10,15 +10,11 @@ metrics are printed as JSON and written to ``DIR/metrics.json``.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from accelerate import PartialState
-
-from trainer.config_flags import add_config_flags, config_from_args
-from trainer.context import NullContext
 from trainer.default_models import DEFAULT_REWARD, reward_base_path
+from trainer.launching import add_run_flags, config_from_args, report, run_context
 from trainer.reward.data import read_pairs_jsonl
 from trainer.reward.train import RewardConfig, train_reward_model
 
@@ -27,11 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Train a reward model on labelled pairs.")
     parser.add_argument("--data", type=Path, required=True, help="pairs JSON Lines file")
     parser.add_argument("--base-model", default=DEFAULT_REWARD, help="directory or model id")
-    parser.add_argument("--out", type=Path, required=True, help="where the model is saved")
-    parser.add_argument(
-        "--checkpoint-dir", type=Path, help="resumable state (default OUT/checkpoint)"
-    )
-    add_config_flags(parser, RewardConfig)
+    add_run_flags(parser, RewardConfig, out_help="where the model is saved")
     return parser
 
 
@@ -39,14 +31,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     args = build_parser().parse_args(argv)
     config: RewardConfig = config_from_args(args, RewardConfig)
     examples = list(read_pairs_jsonl(args.data))
-    ctx = NullContext(args.checkpoint_dir or args.out / "checkpoint")
-    metrics = train_reward_model(examples, reward_base_path(args.base_model), config, ctx, args.out)
-    # Every process holds the same metrics after the evaluation gather; one of them writes.
-    state = PartialState()
-    if state.is_main_process:
-        summary = {**metrics, "processes": float(state.num_processes)}
-        (args.out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-        print(json.dumps(summary))
+    base = reward_base_path(args.base_model)
+    metrics = train_reward_model(examples, base, config, run_context(args), args.out)
+    report(args, metrics)
     return metrics
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.trainer.launching import CPU_DDP_ENV, accelerate_two_processes
 from tests.trainer.ppo.tiny_policy import PROMPTS
 from tests.trainer.reward.tiny_model import build_tiny_reward_model
 from trainer.policy import adapter_base, is_adapter
@@ -45,18 +46,12 @@ def test_two_processes_train_in_step_and_write_one_adapter(
     tiny_policy: str, prompts_file: Path, reward_dir: Path, tmp_path: Path
 ) -> None:
     common = ["--prompts", str(prompts_file), "--policy", tiny_policy, "--reward", str(reward_dir)]
-    accelerate = Path(sys.executable).parent / "accelerate"
     done = run(
-        [
-            str(accelerate), "launch", "--multi_gpu", "--num_processes", "2",
-            "--num_machines", "1", "--num_cpu_threads_per_process", "1",
-            "--mixed_precision", "no", "--dynamo_backend", "no",
-            "--main_process_port", "29519",
-            "-m", "trainer.ppo.launch", "--out", str(tmp_path / "two"), *common, *FLAGS,
-        ],
-        # No GPU here: DDP over gloo on CPU processes.
-        {"ACCELERATE_USE_CPU": "1", "CUDA_VISIBLE_DEVICES": ""},
-    )  # fmt: skip
+        accelerate_two_processes(
+            "trainer.ppo.launch", 29519, ["--out", str(tmp_path / "two"), *common, *FLAGS]
+        ),
+        CPU_DDP_ENV,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads(done.stdout.strip().splitlines()[-1])
     assert metrics["processes"] == 2 and metrics["steps"] == 2

@@ -13,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.trainer.launching import CPU_DDP_ENV, accelerate_two_processes
 from tests.trainer.reward.synthetic import keyword_examples
 
 REPO = Path(__file__).resolve().parents[3]
@@ -45,18 +46,12 @@ def test_two_processes_match_one(
         [sys.executable, "-m", "trainer.reward.launch", "--out", str(tmp_path / "one"), *common],
         {},
     )
-    accelerate = Path(sys.executable).parent / "accelerate"
     two = run(
-        [
-            str(accelerate), "launch", "--multi_gpu", "--num_processes", "2",
-            "--num_machines", "1", "--num_cpu_threads_per_process", "1",
-            "--mixed_precision", "no", "--dynamo_backend", "no",
-            "--main_process_port", "29517",
-            "-m", "trainer.reward.launch", "--out", str(tmp_path / "two"), *common,
-        ],
-        # No GPU here: DDP over gloo on CPU processes.
-        {"ACCELERATE_USE_CPU": "1", "CUDA_VISIBLE_DEVICES": ""},
-    )  # fmt: skip
+        accelerate_two_processes(
+            "trainer.reward.launch", 29517, ["--out", str(tmp_path / "two"), *common]
+        ),
+        CPU_DDP_ENV,
+    )
     assert one["processes"] == 1 and two["processes"] == 2
     assert one["n_train"] == two["n_train"] == 89
     assert one["accuracy"] >= 0.9
