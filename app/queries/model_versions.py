@@ -66,23 +66,28 @@ def register_version(
     *,
     project: Project,
     kind: ModelKind,
-    job_id: int,
+    job_id: int | None,
     base_model: str,
     path: str,
     metrics: dict[str, Any],
     params: dict[str, Any],
     parent_id: int | None = None,
     make_current: bool = True,
+    name: str | None = None,
 ) -> ModelVersion:
-    """The version a job made (one per job: ``job_id`` is unique), made the project's current
-    one of its kind. A re-run of the same job returns the version it already registered."""
-    existing = version_for_job(session, job_id)
-    if existing is not None:
-        return existing
+    """A new version, made the project's current one of its kind unless told otherwise.
+
+    A job makes at most one (``job_id`` is unique): a re-run of the same job returns the
+    version it already registered. ``job_id`` is None for a model trained outside the queue.
+    """
+    if job_id is not None:
+        existing = version_for_job(session, job_id)
+        if existing is not None:
+            return existing
     version = ModelVersion(
         project_id=project.id,
         kind=kind.value,
-        name=next_version_name(session, project.id, kind),
+        name=name or next_version_name(session, project.id, kind),
         parent_id=parent_id,
         base_model=base_model,
         path=path,
