@@ -193,12 +193,9 @@ def export_run(base: str, token: str, process: psutil.Process, rows: int | None)
     )
 
 
-def import_run(base: str, token: str, process: psutil.Process, lines: int) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    project = httpx.post(
-        f"{base}/api/v1/projects", json={"name": "import bench"}, headers=headers, timeout=30
-    ).json()["id"]
-    body = b"".join(
+def pairs_body(lines: int) -> bytes:
+    """`lines` labelled `pairs` lines, every prompt and response distinct."""
+    return b"".join(
         orjson.dumps(
             {
                 "prompt": f"Imported question {i}: what is a good way to learn a language?",
@@ -210,6 +207,14 @@ def import_run(base: str, token: str, process: psutil.Process, lines: int) -> No
         + b"\n"
         for i in range(lines)
     )
+
+
+def import_run(base: str, token: str, process: psutil.Process, lines: int) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    project = httpx.post(
+        f"{base}/api/v1/projects", json={"name": "import bench"}, headers=headers, timeout=30
+    ).json()["id"]
+    body = pairs_body(lines)
     for attempt in ("first import", "re-import (all duplicates)"):
         start = time.perf_counter()
         cpu_before = sum(process.cpu_times()[:2])
