@@ -11,6 +11,7 @@ from app.importing.parsers import ImportFormat
 from app.importing.reader import LineProblem, ParsedBatches
 from app.importing.staged import StagedWriter
 from app.importing.writer import BatchWriter, BulkWriter
+from app.queries.content import lock_project_content
 
 # Rows per write on SQLite, whose writer does its own Python work per batch.
 BATCH_ROWS = 2000
@@ -60,6 +61,9 @@ def import_preferences(
     after the first bad line nothing more is written, only validated.
     """
     source = f"import:{fmt.value}"
+    # Concurrent imports into the project (or generation) wait for this one: writing the same
+    # content in different orders, they would deadlock (see lock_project_content).
+    lock_project_content(session, project_id)
     writer: BatchWriter
     if session.get_bind().dialect.name == "postgresql":
         writer = StagedWriter(session, project_id, source, queue=queue)
