@@ -60,8 +60,8 @@ class Registration:
 def register_directory(session: Session, settings: Settings, spec: Registration) -> ModelVersion:
     """Publishes ``spec.source`` in the model store and adds its version to ``session``.
 
-    The caller commits. If anything fails before that, including the commit, the caller
-    removes the published copy with ``discard`` (see ``app.cli.models``).
+    A failure in here removes the published copy. The caller commits, and removes the copy
+    with ``discard`` if the commit fails (see ``app.cli.models``).
     """
     source = spec.source
     _check_options(session, spec)
