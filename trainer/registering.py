@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,7 +190,7 @@ def _point_adapter_at(adapter_dir: Path, base: str) -> None:
     config_file.write_text(json.dumps(config, indent=2, sort_keys=True))
 
 
-def _not_copied(source: Path) -> Any:
+def _not_copied(source: Path) -> Callable[[str, list[str]], set[str]]:
     def ignore(directory: str, names: list[str]) -> set[str]:
         if Path(directory) != source:
             return set()

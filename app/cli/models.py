@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from app.cli.errors import CommandError
 from app.config import get_settings
 from app.db import session_scope
@@ -44,7 +46,7 @@ def register(commands: Any) -> None:
     listing.set_defaults(handler=run_models_list)
 
 
-def _project(session: Any, ref: str) -> Project:
+def _project(session: Session, ref: str) -> Project:
     project = project_queries.find_project(session, ref)
     if project is None:
         raise CommandError(f"no project {ref!r} (give its id or name)")

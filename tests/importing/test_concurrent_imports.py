@@ -37,7 +37,7 @@ def _lines(order: range) -> bytes:
     return b"".join(
         orjson.dumps(
             {
-                # Every fifth pair shares its prompt with the next, so prompts conflict too.
+                # Pairs 5, 15, 25, ... share the prompt of the pair before: prompts conflict too.
                 "prompt": f"question {i - i % 2 if i % 5 == 0 else i}",
                 "response_a": f"first answer {i}",
                 "response_b": f"second answer {i}",
