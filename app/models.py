@@ -96,6 +96,8 @@ class JobKind(enum.StrEnum):
     reward = "reward"
     ppo = "ppo"
     iterate = "iterate"
+    evaluate = "evaluate"
+    dpo = "dpo"
 
 
 class JobStatus(enum.StrEnum):
