@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.models import Role, User
 from app.queries import users as user_queries
+from app.rating import RATER_ROLES, bearer_token
 from app.security import tokens_match
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -77,14 +78,6 @@ class LoginRequired(Exception):
     """An HTML page needs a signed-in user; the handler redirects to the login page."""
 
 
-def _bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
-
-
 def session_user(request: Request, session: Session) -> User | None:
     """The signed-in user of the browser session, if the account is still active."""
     user_id = request.session.get("uid")
@@ -104,7 +97,7 @@ def check_csrf(request: Request, given: str | None) -> None:
 
 def get_api_user(request: Request, session: SessionDep) -> User:
     """API caller: a Bearer token, or the browser session (then unsafe methods need CSRF)."""
-    token = _bearer_token(request)
+    token = bearer_token(request.headers.get("authorization", ""))
     if token is not None:
         user = user_queries.user_for_token(session, token)
         if user is None:
@@ -152,8 +145,6 @@ def require_roles(*roles: Role, web: bool = False) -> Callable[..., User]:
 ApiUser = Annotated[User, Depends(get_api_user)]
 AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
 TrainerUser = Annotated[User, Depends(require_roles(Role.trainer, Role.admin))]
-RaterUser = Annotated[User, Depends(require_roles(Role.annotator, Role.admin))]
-WebUser = Annotated[User, Depends(get_web_user)]
-WebRater = Annotated[User, Depends(require_roles(Role.annotator, Role.admin, web=True))]
+WebRater = Annotated[User, Depends(require_roles(*map(Role, RATER_ROLES), web=True))]
 WebTrainer = Annotated[User, Depends(require_roles(Role.trainer, Role.admin, web=True))]
 WebAdmin = Annotated[User, Depends(require_roles(Role.admin, web=True))]

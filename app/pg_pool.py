@@ -11,13 +11,19 @@ machinery (a future and a timeout per waiting request) cost 0.12 ms more server 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, OperationalError
 from psycopg.pq import TransactionStatus
 from sqlalchemy.engine import URL
+
+# A database that does not answer a connection attempt in this long is treated as down (the
+# request gets a 503 at once) instead of holding the request until the operating system
+# gives up, minutes later.
+CONNECT_TIMEOUT_S = 5
+T = TypeVar("T")
 
 
 def libpq_conninfo(url: URL) -> str:
@@ -34,18 +40,39 @@ class AsyncPgPool:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[AsyncConnection[Any]] = []
 
+    async def run(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """`work` on a pooled connection. An idle connection that turns out dead (the
+        database restarted since it was last used) costs no failure: every idle connection
+        is then as dead, so they are dropped and `work` runs once more on a new one. Only a
+        statement on a new connection that fails raises `OperationalError` (a 503)."""
+        reused = False
+        try:
+            async with self.connection() as (conn, reused):
+                return await work(conn)
+        except OperationalError:
+            if not reused:
+                raise
+        await self._drop_idle()
+        async with self.connection() as (conn, _):
+            return await work(conn)
+
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+    async def connection(self) -> AsyncIterator[tuple[AsyncConnection[Any], bool]]:
+        """A connection and whether it was reused from the idle list."""
         async with self._slots:
             conn = self._idle.pop() if self._idle else None
+            reused = conn is not None and not conn.closed
             if conn is None or conn.closed:
                 # prepare_threshold 0: the lane runs a handful of statements over and over,
                 # so each is prepared on its first use instead of its sixth.
                 conn = await AsyncConnection.connect(
-                    self.conninfo, autocommit=True, prepare_threshold=0
+                    self.conninfo,
+                    autocommit=True,
+                    prepare_threshold=0,
+                    connect_timeout=CONNECT_TIMEOUT_S,
                 )
             try:
-                yield conn
+                yield conn, reused
             finally:
                 # Anything but an idle connection (a statement cut short by cancellation, a
                 # dead socket) is closed rather than handed to the next request.
@@ -54,7 +81,10 @@ class AsyncPgPool:
                 else:
                     await conn.close()
 
-    async def close(self) -> None:
+    async def _drop_idle(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.close()
+
+    async def close(self) -> None:
+        await self._drop_idle()

@@ -38,6 +38,11 @@
       return;
     }
     submitted = true;
+    // A strength belongs to Better or Worse; the server refuses one sent with Same. The form
+    // data is read after this handler, so the cleared choice is what gets sent.
+    if (document.getElementById("choice-same").checked) {
+      document.getElementById("strength-none").checked = true;
+    }
     // Disabled after the browser has read the form, so the clicked button's value is sent.
     window.setTimeout(function () {
       submitButton.disabled = true;

@@ -97,5 +97,15 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `postgres_only` run in the PostgreSQL pass and are skipped in the other."""
+    if backend() == "postgres":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: runs with RLHF_TEST_DB=postgres")
+    for item in items:
+        if item.get_closest_marker("postgres_only") is not None:
+            item.add_marker(skip)
+
+
 def pytest_report_header() -> str:
     return f"rlhf test database: {backend()}"

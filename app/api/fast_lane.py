@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -26,14 +26,14 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.labels import DB_CONCURRENCY
+from app import rating
 from app.deps import get_db
 from app.middleware import security_headers
 from app.models import utcnow
 from app.pg_pool import AsyncPgPool, libpq_conninfo
 from app.queries import labels as label_queries
-from app.queries.queue import shown_swapped
 from app.queries.queue.postgres import take_next_for_token
+from app.queries.users import TOKEN_TOUCH_INTERVAL
 from app.schemas.labels import LabelCreate
 from app.security import hash_api_token
 
@@ -48,6 +48,18 @@ MAX_ID = 2**31 - 1
 MAX_OWNERS = 100_000
 _HEADERS = [(b"content-type", b"application/json")]
 _UNAVAILABLE = orjson.dumps({"detail": "database unavailable, retry shortly"})
+
+
+@dataclass(frozen=True)
+class ParsedLabel:
+    """A label request the lane can try: its body checked, its caller known."""
+
+    label: label_queries.LabelInput
+    token_hash: str
+    # The label-and-next request's project; None for `POST /labels`.
+    project_id: int | None
+    # The request again, for the full path: its body is read already.
+    replay: Receive
 
 
 class AnnotatorFastLane:
@@ -99,16 +111,12 @@ class AnnotatorFastLane:
         # A pool belongs to one event loop (a test client starts a loop of its own).
         if self._pool is None or self._pool.loop is not asyncio.get_running_loop():
             url = self.owner.state.engine.url
-            self._pool = AsyncPgPool(libpq_conninfo(url), DB_CONCURRENCY)
+            self._pool = AsyncPgPool(libpq_conninfo(url), rating.DB_CONCURRENCY)
         return self._pool
 
-    def _swap_secret(self) -> str:
-        state = self.owner.state
-        secret: str | None = getattr(state, "swap_secret", None)
-        if secret is None:
-            secret = state.settings.ensure_secret_key()
-            state.swap_secret = secret
-        return secret
+    def _shown_swapped(self, user_id: int, comparison_id: int) -> bool:
+        secret = rating.swap_secret(self.owner.state)
+        return rating.shown_swapped(secret, user_id, comparison_id)
 
     async def _next(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = NEXT_PATH.fullmatch(scope["path"])
@@ -133,17 +141,14 @@ class AnnotatorFastLane:
         settings = self.owner.state.settings
         now = utcnow()
         lease_for = timedelta(seconds=settings.assignment_lease_s)
+        database = str(self.owner.state.engine.url)
+        stale_before = now - TOKEN_TOUCH_INTERVAL
         try:
-            async with self._pool_here().connection() as conn:
-                taken = await take_next_for_token(
-                    conn,
-                    str(self.owner.state.engine.url),
-                    token_hash,
-                    project_id,
-                    lease_for,
-                    now,
-                    now - label_queries.TOKEN_TOUCH_INTERVAL,
+            taken = await self._pool_here().run(
+                lambda conn: take_next_for_token(
+                    conn, database, token_hash, project_id, lease_for, now, stale_before
                 )
+            )
         except psycopg.Error as exc:
             # A lost database is the caller's 503; any other error means "not the lane's".
             if isinstance(exc, psycopg.OperationalError):
@@ -156,75 +161,92 @@ class AnnotatorFastLane:
         if len(self._owners) >= MAX_OWNERS:
             self._owners.clear()
         self._owners[token_hash] = taken.user_id
-        return {
-            "comparison_id": taken.comparison_id,
-            "project_id": taken.project_id,
+        return rating.next_pair_body(
+            comparison_id=taken.comparison_id,
+            project_id=taken.project_id,
             # Stored JSON, embedded as it is: parsing it only to write it again costs.
-            "prompt": orjson.Fragment(taken.messages_json),
-            "response_a": {"text": taken.text_a},
-            "response_b": {"text": taken.text_b},
-            "shown_swapped": shown_swapped(self._swap_secret(), taken.user_id, taken.comparison_id),
-            "lease_expires_at": now + lease_for,
-            "idempotency_key": secrets.token_urlsafe(18),
-        }
+            prompt=orjson.Fragment(taken.messages_json),
+            text_a=taken.text_a,
+            text_b=taken.text_b,
+            swapped=self._shown_swapped(taken.user_id, taken.comparison_id),
+            lease_expires_at=now + lease_for,
+        )
 
     async def _label(
         self, scope: Scope, receive: Receive, send: Send, project_id: int | None
     ) -> None:
         """`POST /labels`, or with `project_id` the label-and-next request of that project."""
-        token = _bearer(scope)
-        length = _json_length(scope)
-        limit = self.owner.state.settings.max_body_bytes
-        if token is None or length is None or length > limit:
-            await self.app(scope, receive, send)
-            return
-        raw, complete = await _read_body(receive, length)
-        replay = _replaying(raw, receive)
-        token_hash = hash_api_token(token)
-        user_id = self._owners.get(token_hash)
-        if not complete or user_id is None:
-            await self.app(scope, replay, send)
+        parsed = await self._parse_label(scope, receive, project_id)
+        if not isinstance(parsed, ParsedLabel):
+            await self.app(scope, parsed, send)
             return
         try:
-            body = LabelCreate.model_validate_json(raw)
-        except ValidationError:
-            await self.app(scope, replay, send)
-            return
-        if not 0 < body.comparison_id <= MAX_ID or (project_id or 0) > MAX_ID:
-            await self.app(scope, replay, send)
-            return
-        data = body.to_input(
-            user_id, shown_swapped(self._swap_secret(), user_id, body.comparison_id)
-        )
-        try:
-            async with self._pool_here().connection() as conn:
-                stored = await label_queries.record_label_for_token(
-                    conn, data, token_hash, project_id
-                )
+            stored = await self._store_label(parsed)
         except psycopg.OperationalError:
             # Whether the commit happened is unknown; the client retries with the same key
             # and is answered with the label if it was stored.
             await self._respond(send, 503, _UNAVAILABLE, [(b"retry-after", b"2")])
             return
-        except psycopg.Error:
-            stored = None
         if stored is None:
-            await self.app(scope, replay, send)
+            await self.app(scope, parsed.replay, send)
             return
-        if project_id is None:
+        await self._answer_label(scope, parsed, stored, send)
+
+    async def _parse_label(
+        self, scope: Scope, receive: Receive, project_id: int | None
+    ) -> ParsedLabel | Receive:
+        """The label to store, or (for the full path to answer) the request's `receive`:
+        no Bearer token, a body too large or not JSON, an owner not yet known, an invalid
+        label or an id out of range."""
+        token = _bearer(scope)
+        length = _json_length(scope)
+        if token is None or length is None or length > self.owner.state.settings.max_body_bytes:
+            return receive
+        raw, complete = await _read_body(receive, length)
+        replay = _replaying(raw, receive)
+        token_hash = hash_api_token(token)
+        user_id = self._owners.get(token_hash)
+        if not complete or user_id is None:
+            return replay
+        try:
+            body = LabelCreate.model_validate_json(raw)
+        except ValidationError:
+            return replay
+        if not 0 < body.comparison_id <= MAX_ID or (project_id or 0) > MAX_ID:
+            return replay
+        label = body.to_input(user_id, self._shown_swapped(user_id, body.comparison_id))
+        return ParsedLabel(label, token_hash, project_id, replay)
+
+    async def _store_label(self, parsed: ParsedLabel) -> label_queries.StoredLabel | None:
+        """The label as stored now; None when nothing was written (the full path answers)."""
+        try:
+            return await self._pool_here().run(
+                lambda conn: label_queries.record_label_for_token(
+                    conn, parsed.label, parsed.token_hash, parsed.project_id
+                )
+            )
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error:
+            return None
+
+    async def _answer_label(
+        self, scope: Scope, parsed: ParsedLabel, stored: label_queries.StoredLabel, send: Send
+    ) -> None:
+        if parsed.project_id is None:
             await self._respond(send, 201, orjson.dumps(stored.__dict__))
             return
         try:
-            pair = await self._take(token_hash, project_id)
+            pair = await self._take(parsed.token_hash, parsed.project_id)
         except psycopg.OperationalError:
             pair = None
         if pair is None:
             # The label is committed; the full path finds it (a retry, to its eyes) and
             # gives the answer about the next pair, a 503 included.
-            await self.app(scope, _replaying(raw, receive), send)
+            await self.app(scope, parsed.replay, send)
             return
-        body_out = {"label": stored.__dict__, "next": pair or None}
-        await self._respond(send, 201, orjson.dumps(body_out))
+        body = {"label": stored.__dict__, "next": pair or None}
+        await self._respond(send, 201, orjson.dumps(body))
 
     async def _respond(
         self,
@@ -249,9 +271,7 @@ def _bearer(scope: Scope) -> str | None:
     token = None
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, rest = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and rest.strip():
-                token = rest.strip()
+            token = rating.bearer_token(value.decode("latin-1"))
         elif name == b"cookie":
             return None
     return token

@@ -9,7 +9,6 @@ validation pass. The response models still document the bodies in OpenAPI.
 from __future__ import annotations
 
 import inspect
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -22,8 +21,8 @@ from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from app import rating
 from app.deps import SessionDep, get_api_user, get_db, writable
-from app.models import Role
 from app.queries import labels as label_queries
 from app.queries import queue
 from app.schemas.labels import (
@@ -36,11 +35,6 @@ from app.schemas.labels import (
 
 router = APIRouter(tags=["labels"])
 
-RATER_ROLES = frozenset({Role.annotator.value, Role.admin.value})
-# Requests of this router doing database work at once, per server process. A few are enough
-# to keep PostgreSQL's group commit busy; more only add thread switches and connections
-# beyond the pool, which cost more CPU than they save.
-DB_CONCURRENCY = 8
 _limiter: RunVar[anyio.CapacityLimiter] = RunVar("rating_db_limiter")
 T = TypeVar("T")
 
@@ -65,7 +59,7 @@ async def in_db_thread(request: Request, work: Callable[[Session], T]) -> T:
     try:
         limiter = _limiter.get()
     except LookupError:
-        limiter = anyio.CapacityLimiter(DB_CONCURRENCY)
+        limiter = anyio.CapacityLimiter(rating.DB_CONCURRENCY)
         _limiter.set(limiter)
 
     def run() -> T:
@@ -75,24 +69,15 @@ async def in_db_thread(request: Request, work: Callable[[Session], T]) -> T:
     return await anyio.to_thread.run_sync(run, limiter=limiter)
 
 
-def swap_secret(request: Request) -> str:
-    """The key of the display-order hash, read once per app (it may live in a file)."""
-    secret: str | None = getattr(request.app.state, "swap_secret", None)
-    if secret is None:
-        secret = request.app.state.settings.ensure_secret_key()
-        request.app.state.swap_secret = secret
-    return secret
-
-
-def new_idempotency_key() -> str:
-    return secrets.token_urlsafe(18)
+def _shown_swapped(request: Request, user_id: int, comparison_id: int) -> bool:
+    return rating.shown_swapped(rating.swap_secret(request.app.state), user_id, comparison_id)
 
 
 def current_rater(request: Request, session: Session) -> int:
     """The caller's user id if they may rate: a Bearer token, or the browser session + CSRF."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        found = label_queries.rater_for_token(session, token.strip())
+    token = rating.bearer_token(request.headers.get("authorization", ""))
+    if token is not None:
+        found = label_queries.rater_for_token(session, token)
         if found is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -103,10 +88,10 @@ def current_rater(request: Request, session: Session) -> int:
     else:
         user = get_api_user(request, session)
         user_id, role = user.id, user.role
-    if role not in RATER_ROLES:
+    if not rating.may_rate(role):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            f"this needs the role {' or '.join(sorted(RATER_ROLES))}; you are {role}",
+            f"this needs the role {rating.rater_roles_text()}; you are {role}",
         )
     return user_id
 
@@ -163,16 +148,15 @@ def _lease_pair(
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no project {project_id}")
         return None
     content = leased.content
-    return {
-        "comparison_id": content.comparison_id,
-        "project_id": content.project_id,
-        "prompt": content.messages,
-        "response_a": {"text": content.text_a},
-        "response_b": {"text": content.text_b},
-        "shown_swapped": queue.shown_swapped(swap_secret(request), user_id, content.comparison_id),
-        "lease_expires_at": leased.expires_at,
-        "idempotency_key": new_idempotency_key(),
-    }
+    return rating.next_pair_body(
+        comparison_id=content.comparison_id,
+        project_id=content.project_id,
+        prompt=content.messages,
+        text_a=content.text_a,
+        text_b=content.text_b,
+        swapped=_shown_swapped(request, user_id, content.comparison_id),
+        lease_expires_at=leased.expires_at,
+    )
 
 
 @router.post(
@@ -229,9 +213,7 @@ def _label_and_next(
 def _store(
     body: LabelCreate, user_id: int, request: Request, session: Session
 ) -> tuple[label_queries.StoredLabel, bool]:
-    data = body.to_input(
-        user_id, queue.shown_swapped(swap_secret(request), user_id, body.comparison_id)
-    )
+    data = body.to_input(user_id, _shown_swapped(request, user_id, body.comparison_id))
     try:
         return label_queries.record_label(session, data)
     except label_queries.ComparisonNotFound as exc:

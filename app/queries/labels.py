@@ -9,7 +9,7 @@ one wrote and is answered with it, and neither can make a second label.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -18,10 +18,9 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from app.models import Assignment, AssignmentStatus, Comparison, Label, UTCDateTime, utcnow
+from app.queries.users import TOKEN_TOUCH_INTERVAL
+from app.rating import RATER_ROLES_SQL
 from app.security import hash_api_token
-
-# Writing last_used_at on every request would turn each read into a write.
-TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)
 
 
 def touch_token_cte(now_param: str) -> str:
@@ -104,17 +103,6 @@ LABEL_COLUMNS = (
     Label.idempotency_key,
     Label.created_at,
 )
-
-
-def screen_to_stored(choice: str, swapped: bool) -> str:
-    """The choice in the comparison's own order, from the one made about the screen's A and B.
-
-    Swapped, the screen's A is the comparison's B: "screen B is better than screen A" means
-    the comparison's B is worse than its A. "Same" reads the same both ways.
-    """
-    if not swapped or choice == "same":
-        return choice
-    return "worse" if choice == "better" else "better"
 
 
 def label_by_key(session: Session, key: str) -> StoredLabel | None:
@@ -255,23 +243,19 @@ _RECORD_SQL = _RECORD_TEMPLATE.format(auth="", guard="")
 # whether the token is live and its owner active and allowed to rate is checked here, in the
 # same statement. No row: a bad token, a conflict or an unknown comparison, which the full
 # path then sorts out.
-_RECORD_FOR_TOKEN_SQL = _RECORD_TEMPLATE.format(
-    auth="""tok AS (
+_TOKEN_AUTH = f"""tok AS (
     SELECT t.id AS token_id
     FROM api_tokens t JOIN users u ON u.id = t.user_id
     WHERE t.token_hash = %(token_hash)s AND u.id = %(annotator_id)s AND t.revoked_at IS NULL
-      AND u.is_active AND u.role IN ('annotator', 'admin')
-), """
-    + touch_token_cte("created_at")
-    + ", ",
-    guard=" AND EXISTS (SELECT 1 FROM tok)",
-)
+      AND u.is_active AND u.role IN {RATER_ROLES_SQL}
+), {touch_token_cte("created_at")}, """
+_TOKEN_GUARD = " AND EXISTS (SELECT 1 FROM tok)"
+_RECORD_FOR_TOKEN_SQL = _RECORD_TEMPLATE.format(auth=_TOKEN_AUTH, guard=_TOKEN_GUARD)
 # The same for a label that also asks for the next pair of a project: a project that does
 # not exist writes nothing, so the full path's 404 leaves nothing behind either.
-_RECORD_IN_PROJECT_FOR_TOKEN_SQL = _RECORD_FOR_TOKEN_SQL.replace(
-    " AND EXISTS (SELECT 1 FROM tok)",
-    " AND EXISTS (SELECT 1 FROM tok)"
-    " AND EXISTS (SELECT 1 FROM projects p WHERE p.id = %(next_project_id)s)",
+_RECORD_IN_PROJECT_FOR_TOKEN_SQL = _RECORD_TEMPLATE.format(
+    auth=_TOKEN_AUTH,
+    guard=_TOKEN_GUARD + " AND EXISTS (SELECT 1 FROM projects p WHERE p.id = %(next_project_id)s)",
 )
 
 

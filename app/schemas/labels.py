@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 
 from app.content import MAX_TEXT_CHARS
 from app.queries.labels import LabelInput
@@ -37,23 +37,34 @@ class NextComparison(BaseModel):
 
 
 class LabelCreate(BaseModel):
+    """A label as every path receives it: the API's JSON body, the fast lane's, and the
+    rating page's form (its choice first turned into the comparison's order). One model, so
+    all three accept and refuse the same labels."""
+
     comparison_id: int
     idempotency_key: str = Field(min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
     choice: Literal["better", "worse", "same"] = Field(
         description="Response B compared with response A, in the comparison's own order."
     )
     strength: Literal["slightly", "much"] | None = None
-    feedback: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    # Stripped on every path: white space around a comment carries nothing, and feedback of
+    # only white space is no feedback.
+    feedback: Annotated[str, StringConstraints(strip_whitespace=True)] = Field(
+        default="", max_length=MAX_TEXT_CHARS
+    )
     flag_harmful: bool = False
     flag_untrue: bool = False
     flag_unhelpful: bool = False
     time_spent_ms: int | None = Field(default=None, ge=0, le=86_400_000)
 
-    @model_validator(mode="after")
-    def _strength_needs_a_preference(self) -> LabelCreate:
-        if self.choice == "same" and self.strength is not None:
+    @field_validator("strength")
+    @classmethod
+    def _strength_needs_a_preference(cls, strength: str | None, info: ValidationInfo) -> str | None:
+        # Refused rather than dropped: a strength with "same" is a contradiction whose
+        # intent (a preference, or no strength) only the annotator knows.
+        if strength is not None and info.data.get("choice") == "same":
             raise ValueError("strength applies to 'better' or 'worse', not to 'same'")
-        return self
+        return strength
 
     def to_input(self, annotator_id: int, shown_swapped: bool) -> LabelInput:
         """The row to store; `shown_swapped` is the order the server told the caller to show,

@@ -13,14 +13,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
+from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from app.api.labels import new_idempotency_key, swap_secret
+from app import rating
 from app.deps import SettingsDep, WebRater, WriteSessionDep, check_csrf
 from app.models import User, utcnow
 from app.queries import labels as label_queries
 from app.queries import queue
 from app.rendering import render_markdown, render_messages
+from app.schemas.labels import LabelCreate
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +35,14 @@ NOTICES = {
 }
 # Longer than this is a form left open overnight, not time spent reading.
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
+# The form's names for the label's fields, for a notice that says what was refused.
+FIELD_NAMES = {
+    "choice": "Choice",
+    "strength": "Strength",
+    "feedback": "Feedback",
+    "idempotency_key": "The form's key",
+    "comparison_id": "The pair",
+}
 
 
 def _rate_url(project_id: int, notice: str | None = None) -> str:
@@ -81,20 +91,12 @@ def rate_page(
             now=now,
         )
     except queue.QueueBusy:
-        return render(
-            request,
-            "message.html",
-            {
-                "user": user,
-                "heading": "Busy",
-                "message": "Many annotators are taking pairs right now. Reload in a moment.",
-            },
-            status_code=503,
-        )
+        message = "Many annotators are taking pairs right now. Reload in a moment."
+        return _message(request, user, "Busy", message, 503, _rate_url(project))
     if leased is None:
         return _empty_page(request, user, [w for w in work if w.project_id != project], name)
     content = leased.content
-    swapped = queue.shown_swapped(swap_secret(request), user.id, content.comparison_id)
+    swapped = _shown_swapped(request, user.id, content.comparison_id)
     left, right = (content.text_b, content.text_a) if swapped else (content.text_a, content.text_b)
     return render(
         request,
@@ -110,13 +112,17 @@ def rate_page(
             "response_b": render_markdown(right),
             "comparison_id": content.comparison_id,
             "shown_swapped": swapped,
-            "idempotency_key": new_idempotency_key(),
+            "idempotency_key": rating.new_idempotency_key(),
             "rendered_at": int(time.time() * 1000),
             "labels_today": queue.labels_since(session, user.id, _start_of_day(now)),
             "left": queue.comparisons_left(session, project, labels_wanted, user.id, now),
             "notice": NOTICES.get(notice or ""),
         },
     )
+
+
+def _shown_swapped(request: Request, user_id: int, comparison_id: int) -> bool:
+    return rating.shown_swapped(rating.swap_secret(request.app.state), user_id, comparison_id)
 
 
 def _time_spent(rendered_at: str) -> int | None:
@@ -127,6 +133,22 @@ def _time_spent(rendered_at: str) -> int | None:
     return max(0, min(MAX_TIME_SPENT_MS, int(time.time() * 1000) - started))
 
 
+def _message(
+    request: Request, user: User, heading: str, message: str, status_code: int, back: str
+) -> Response:
+    context = {"user": user, "heading": heading, "message": message, "back_url": back}
+    return render(request, "message.html", context, status_code=status_code)
+
+
+def _refusal(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{FIELD_NAMES.get(field, field or 'The label')}: {message}.")
+    return " ".join(problems)
+
+
 @router.post("/rate")
 def submit_rating(
     request: Request,
@@ -134,55 +156,57 @@ def submit_rating(
     session: WriteSessionDep,
     comparison_id: Annotated[int, Form()],
     project_id: Annotated[int, Form()],
-    idempotency_key: Annotated[str, Form(min_length=8, max_length=100)],
+    idempotency_key: Annotated[str, Form()],
     csrf_token: Annotated[str, Form()] = "",
     action: Annotated[Literal["submit", "skip"], Form()] = "submit",
-    choice: Annotated[Literal["better", "worse", "same"] | None, Form()] = None,
-    strength: Annotated[Literal["", "slightly", "much"], Form()] = "",
-    feedback: Annotated[str, Form(max_length=100_000)] = "",
+    choice: Annotated[str, Form()] = "",
+    strength: Annotated[str, Form()] = "",
+    feedback: Annotated[str, Form()] = "",
     flag_harmful: Annotated[bool, Form()] = False,
     flag_untrue: Annotated[bool, Form()] = False,
     flag_unhelpful: Annotated[bool, Form()] = False,
     rendered_at: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
+    back = _rate_url(project_id)
     if action == "skip":
         if not queue.skip_comparison(session, comparison_id, user.id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no comparison {comparison_id}")
         return RedirectResponse(_rate_url(project_id, "skipped"), status_code=303)
-    if choice is None:
+    if not choice:
         return RedirectResponse(_rate_url(project_id, "choose"), status_code=303)
     # Recomputed here: the hidden shown_swapped field is only a courtesy to scripts.
-    swapped = queue.shown_swapped(swap_secret(request), user.id, comparison_id)
-    data = label_queries.LabelInput(
-        comparison_id=comparison_id,
-        annotator_id=user.id,
-        idempotency_key=idempotency_key,
-        choice=label_queries.screen_to_stored(choice, swapped),
-        strength=(strength or None) if choice != "same" else None,
-        feedback=feedback.strip(),
-        flag_harmful=flag_harmful,
-        flag_untrue=flag_untrue,
-        flag_unhelpful=flag_unhelpful,
-        shown_swapped=swapped,
-        time_spent_ms=_time_spent(rendered_at),
-    )
+    swapped = _shown_swapped(request, user.id, comparison_id)
     try:
-        label_queries.record_label(session, data)
+        body = LabelCreate.model_validate(
+            {
+                "comparison_id": comparison_id,
+                "idempotency_key": idempotency_key,
+                "choice": rating.screen_to_stored(choice, swapped),
+                "strength": strength or None,
+                "feedback": feedback,
+                "flag_harmful": flag_harmful,
+                "flag_untrue": flag_untrue,
+                "flag_unhelpful": flag_unhelpful,
+                "time_spent_ms": _time_spent(rendered_at),
+            }
+        )
+    except ValidationError as exc:
+        return _message(request, user, "Not saved", _refusal(exc), 422, back)
+    try:
+        label_queries.record_label(session, body.to_input(user.id, swapped))
     except label_queries.ComparisonNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no comparison {comparison_id}") from exc
     except label_queries.AlreadyLabelled:
         return RedirectResponse(_rate_url(project_id, "already"), status_code=303)
     except label_queries.KeyReused:
-        return render(
+        return _message(
             request,
-            "message.html",
-            {
-                "user": user,
-                "heading": "This form was already used",
-                "message": "Its key belongs to another label. Reload the rating page and rate again.",
-            },
-            status_code=status.HTTP_409_CONFLICT,
+            user,
+            "This form was already used",
+            "Its key belongs to another label. Reload the rating page and rate again.",
+            status.HTTP_409_CONFLICT,
+            back,
         )
     # Redirect after post: a reload shows the next pair instead of posting again.
     return RedirectResponse(_rate_url(project_id, "saved"), status_code=303)

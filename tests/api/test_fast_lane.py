@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app import rating
 from app.api import fast_lane
 from app.config import Settings
 from app.db import session_scope
 from app.main import create_app
 from app.models import ApiToken, Assignment, Comparison, Label, Role, User, utcnow
-from app.queries import queue
 from tests.auth_helpers import bearer, login
 from tests.databases import backend, fresh_database, migrated_engine
 from tests.factories import make_comparison, make_project, make_token, make_user
@@ -102,7 +102,7 @@ def test_next_then_label_come_from_the_lane_and_store_what_the_full_path_would(
     pair = shown.json()
     assert pair["comparison_id"] == s.comparison_ids[0]
     assert pair["prompt"][0]["role"] == "user"
-    assert pair["shown_swapped"] == queue.shown_swapped(SECRET, s.user_id, s.comparison_ids[0])
+    assert pair["shown_swapped"] == rating.shown_swapped(SECRET, s.user_id, s.comparison_ids[0])
     assert shown.headers["x-frame-options"] == "DENY"
     assert "default-src 'self'" in shown.headers["content-security-policy"]
 
@@ -279,7 +279,7 @@ def test_label_and_next_comes_from_the_lane(lane: Lane) -> None:
     got = answer.json()
     assert got["label"]["comparison_id"] == s.comparison_ids[0]
     assert got["next"]["comparison_id"] == s.comparison_ids[1]
-    assert got["next"]["shown_swapped"] == queue.shown_swapped(
+    assert got["next"]["shown_swapped"] == rating.shown_swapped(
         SECRET, s.user_id, s.comparison_ids[1]
     )
     assert lane.calls == {"next": 2, "label": 1}

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import rating
 from app.models import Assignment, Comparison, Label, Role, utcnow
 from app.queries import labels as label_queries
 from app.queries import queue
@@ -158,7 +159,7 @@ def test_label_records_the_servers_display_order(
     assert label is not None
     assert label.shown_swapped == shown["shown_swapped"]
     secret = client.app.state.settings.ensure_secret_key()  # type: ignore[attr-defined]
-    assert label.shown_swapped == queue.shown_swapped(secret, user_id, comparison.id)
+    assert label.shown_swapped == rating.shown_swapped(secret, user_id, comparison.id)
 
 
 def test_second_label_with_another_key_is_409(client: TestClient, db: Session) -> None:

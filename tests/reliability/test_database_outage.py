@@ -1,4 +1,5 @@
-"""PostgreSQL stopped during load: clear 503s, never a 500, and recovery without a restart."""
+"""PostgreSQL stopped during load: clear 503s, never a 500, and recovery without a restart;
+a restart between requests costs the annotator fast lane no failed request."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from app.db import make_engine
 from app.migrate import upgrade
 from app.models import Role
 from tests.databases import backend
-from tests.factories import make_token, make_user
+from tests.factories import make_comparison, make_project, make_token, make_user
 from tests.processes import free_port, kill_group, rlhf_env, start_server
 from tests.reliability import pg_cluster
 
@@ -49,7 +50,13 @@ def test_outage_gives_503_then_recovers(cluster: pg_cluster.PrivateCluster, tmp_
     with Session(engine) as session:
         user = make_user(session, role=Role.admin)
         _, token = make_token(session, user)
+        project = make_project(session)
+        make_comparison(session, project)
+        annotator = make_user(session, role=Role.annotator, password=None)
+        _, rater_token = make_token(session, annotator)
         session.commit()
+        # `next` with a Bearer token is the fast lane's (its own pool of connections).
+        lane = (f"/api/v1/projects/{project.id}/next", {"Authorization": f"Bearer {rater_token}"})
     engine.dispose()
 
     port = free_port()
@@ -58,12 +65,14 @@ def test_outage_gives_503_then_recovers(cluster: pg_cluster.PrivateCluster, tmp_
     results: list[tuple[float, str, int, str]] = []
     stop = threading.Event()
 
+    requests = [("/api/v1/me", {"Authorization": f"Bearer {token}"}), ("/healthz", {}), lane]
+
     def load() -> None:
         with httpx.Client(base_url=base, timeout=10) as client:
             while not stop.is_set():
-                for path in ("/api/v1/me", "/healthz"):
+                for path, headers in requests:
                     try:
-                        r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+                        r = client.get(path, headers=headers)
                         results.append((time.monotonic(), path, r.status_code, r.text))
                     except httpx.HTTPError as exc:
                         results.append((time.monotonic(), path, -1, repr(exc)))
@@ -82,6 +91,13 @@ def test_outage_gives_503_then_recovers(cluster: pg_cluster.PrivateCluster, tmp_
         cluster.start()
         up_at = time.monotonic()
         time.sleep(5)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        # A restart while nobody asks: the lane's idle connections all died with it.
+        cluster.stop()
+        cluster.start()
+        lane_after_quiet_restart = _concurrently(base, *lane, times=12)
     finally:
         stop.set()
         for thread in threads:
@@ -98,4 +114,22 @@ def test_outage_gives_503_then_recovers(cluster: pg_cluster.PrivateCluster, tmp_
     assert all("unavailable" in body for _, _, _, body in during)
     after = [r for r in results if r[0] > up_at + 3]
     assert after and all(status == 200 for _, _, status, _ in after)
+    assert any(path == lane[0] for _, path, _, _ in after)
+    assert lane_after_quiet_restart == [200] * 12
     print(f"outage: {len(during)} requests answered 503, {len(after)} answered 200 after recovery")
+
+
+def _concurrently(base: str, path: str, headers: dict[str, str], *, times: int) -> list[int]:
+    """The statuses of `times` requests sent at once from as many threads."""
+    statuses: list[int] = []
+
+    def one() -> None:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            statuses.append(client.get(path, headers=headers).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses

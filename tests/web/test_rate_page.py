@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from app import rating
 from app.models import Assignment, Comparison, Label, Project
-from app.queries import queue
-from app.queries.labels import screen_to_stored
+from app.rating import screen_to_stored
 from tests.factories import PASSWORD, make_comparison, make_project, make_prompt, make_user
 from tests.live import DEMO_PASSWORD, LiveServer, unique
 
@@ -100,7 +100,7 @@ def test_rate_with_the_mouse_stores_everything_in_comparison_order(
     # both directions of the swap are checked (16 pairs all one way: 1 in 32768).
     by_swap: dict[bool, list[Pair]] = {True: [], False: []}
     for pair in setup.pairs:
-        swapped = queue.shown_swapped(live_server.secret_key, setup.user_id, pair.comparison_id)
+        swapped = rating.shown_swapped(live_server.secret_key, setup.user_id, pair.comparison_id)
         by_swap[swapped].append(pair)
     chosen = [by_swap[True][0], by_swap[False][0], by_swap[True][1], by_swap[False][1]]
     with live_server.session() as session:
@@ -153,7 +153,7 @@ def test_rate_with_the_keyboard(page: Any, live_server: LiveServer) -> None:
     page.wait_for_url(re.compile(r"notice=saved"))
     first = setup.pairs[0]
     [label] = labels_of(live_server, setup.user_id)
-    swapped = queue.shown_swapped(live_server.secret_key, setup.user_id, first.comparison_id)
+    swapped = rating.shown_swapped(live_server.secret_key, setup.user_id, first.comparison_id)
     assert label.comparison_id == first.comparison_id
     assert label.choice == screen_to_stored("worse", swapped)
     assert label.feedback == "3 k 1"
@@ -184,6 +184,8 @@ def test_empty_queue_says_nothing_left(page: Any, live_server: LiveServer) -> No
     setup = seed(live_server, [("only A", "only B")])
     sign_in(page, setup.username)
     page.goto(f"/rate?project={setup.project_id}")
+    # A strength left from an earlier choice is cleared with Same (the server refuses both).
+    page.get_by_role("radio", name="Much").check()
     page.get_by_role("radio", name="Same").check()
     page.get_by_role("button", name="Submit").click()
     page.wait_for_url(re.compile(r"notice=saved"))

@@ -42,7 +42,6 @@ from app.queries.queue.common import (
     open_comparisons,
     project_settings,
     projects_with_work,
-    shown_swapped,
     skip_comparison,
 )
 
@@ -62,7 +61,6 @@ __all__ = [
     "open_comparisons",
     "project_settings",
     "projects_with_work",
-    "shown_swapped",
     "skip_comparison",
     "take_next",
 ]

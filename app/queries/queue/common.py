@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,17 +58,6 @@ class LeasedComparison:
 class ProjectWork:
     project_id: int
     name: str
-
-
-def shown_swapped(secret: str, user_id: int, comparison_id: int) -> bool:
-    """Whether this annotator sees B on the left: random across pairs, fixed for one pair.
-
-    A keyed hash, so nobody can predict or steer the order, and a reload shows it unchanged.
-    """
-    digest = hmac.new(
-        secret.encode(), f"swap:{user_id}:{comparison_id}".encode(), hashlib.sha256
-    ).digest()
-    return bool(digest[0] & 1)
 
 
 def is_postgres(session: Session) -> bool:

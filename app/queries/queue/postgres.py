@@ -25,6 +25,7 @@ from app.queries.queue.common import (
     LeasedComparison,
     QueueBusy,
 )
+from app.rating import RATER_ROLES_SQL
 
 TOP = (2**31 - 1, 2**31 - 1)
 # How long a process trusts its frontier. Rows before the frontier were full or leased when
@@ -47,20 +48,14 @@ _TAKE_NEXT_SQL = "SELECT * FROM " + _CALL.format(user="%(user_id)s::integer")
 # in one round trip; `last_used_at` is refreshed at most once a minute (a data-modifying CTE
 # runs whether or not it is read). No row means the caller must take the full path, which
 # tells a bad token (401) from a wrong role (403).
-_TAKE_NEXT_FOR_TOKEN_SQL = (
-    """
+_TAKE_NEXT_FOR_TOKEN_SQL = f"""
 WITH tok AS (
     SELECT t.id AS token_id, u.id AS user_id
     FROM api_tokens t JOIN users u ON u.id = t.user_id
     WHERE t.token_hash = %(token_hash)s AND t.revoked_at IS NULL AND u.is_active
-      AND u.role IN ('annotator', 'admin')
-), """
-    + touch_token_cte("now")
-    + """
-SELECT tok.user_id, n.* FROM tok, LATERAL """
-    + _CALL.format(user="tok.user_id")
-    + " n"
-)
+      AND u.role IN {RATER_ROLES_SQL}
+), {touch_token_cte("now")}
+SELECT tok.user_id, n.* FROM tok, LATERAL {_CALL.format(user="tok.user_id")} n"""
 
 
 @dataclass(frozen=True)

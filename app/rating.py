@@ -1,0 +1,111 @@
+"""The rules of rating that the rating page, the annotator API and its fast lane share.
+
+Who may rate, the order a pair is shown in (position-bias control), the body of a `next`
+answer, idempotency keys and how a Bearer token is read from a header live here once; the
+label a caller sends is checked by one pydantic model, `app.schemas.labels.LabelCreate`.
+Nothing here touches the database or the web framework, so queries may use these rules too
+(the SQL role lists below are generated from `RATER_ROLES`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Any
+
+from app.models import Role
+
+# The roles that may take pairs and label them.
+RATER_ROLES = frozenset({Role.annotator.value, Role.admin.value})
+# The same, as an SQL list for statements written as text: `u.role IN {RATER_ROLES_SQL}`.
+# Role values are fixed identifiers, never user input, so inlining them is safe.
+RATER_ROLES_SQL = "(" + ", ".join(f"'{role}'" for role in sorted(RATER_ROLES)) + ")"
+# Requests of the rating API doing database work at once, per server process (worker
+# threads of the full path, connections of the fast lane). A few are enough to keep
+# PostgreSQL's group commit busy; more only add thread switches and connections beyond the
+# pool, which cost more CPU than they save.
+DB_CONCURRENCY = 8
+
+
+def may_rate(role: str) -> bool:
+    return role in RATER_ROLES
+
+
+def rater_roles_text() -> str:
+    """The roles that may rate, for a refusal message: "admin or annotator"."""
+    return " or ".join(sorted(RATER_ROLES))
+
+
+def swap_secret(state: Any) -> str:
+    """The key of the display-order hash, read once per app (it may live in a file).
+
+    `state` is the application's `app.state`; the value is kept on it.
+    """
+    secret: str | None = getattr(state, "swap_secret", None)
+    if secret is None:
+        secret = state.settings.ensure_secret_key()
+        state.swap_secret = secret
+    return str(secret)
+
+
+def shown_swapped(secret: str, user_id: int, comparison_id: int) -> bool:
+    """Whether this annotator sees B on the left: random across pairs, fixed for one pair.
+
+    A keyed hash, so nobody can predict or steer the order, and a reload shows it unchanged.
+    """
+    digest = hmac.new(
+        secret.encode(), f"swap:{user_id}:{comparison_id}".encode(), hashlib.sha256
+    ).digest()
+    return bool(digest[0] & 1)
+
+
+def screen_to_stored(choice: str, swapped: bool) -> str:
+    """The choice in the comparison's own order, from the one made about the screen's A and B.
+
+    Swapped, the screen's A is the comparison's B: "screen B is better than screen A" means
+    the comparison's B is worse than its A. "Same" reads the same both ways, and anything
+    that is not a choice is passed on unchanged for the label's model to refuse.
+    """
+    if not swapped or choice not in ("better", "worse"):
+        return choice
+    return "worse" if choice == "better" else "better"
+
+
+def new_idempotency_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header value; None for anything else."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def next_pair_body(
+    *,
+    comparison_id: int,
+    project_id: int,
+    prompt: object,
+    text_a: str,
+    text_b: str,
+    swapped: bool,
+    lease_expires_at: datetime,
+) -> dict[str, object]:
+    """The body of a `next` answer (`app.schemas.labels.NextComparison`), ready for orjson.
+
+    `prompt` is the list of messages, or the stored JSON as an `orjson.Fragment`.
+    """
+    return {
+        "comparison_id": comparison_id,
+        "project_id": project_id,
+        "prompt": prompt,
+        "response_a": {"text": text_a},
+        "response_b": {"text": text_b},
+        "shown_swapped": swapped,
+        "lease_expires_at": lease_expires_at,
+        "idempotency_key": new_idempotency_key(),
+    }
