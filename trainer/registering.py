@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -118,21 +117,13 @@ def _check_options(session: Session, spec: Registration) -> None:
         if spec.name.isdigit():
             # Commands take a version "id or name": a name of digits would read as an id.
             raise RegistrationError(f"version name {spec.name!r} is all digits; add a letter")
-        taken = session.scalar(
-            select(ModelVersion.id).where(
-                ModelVersion.project_id == spec.project.id, ModelVersion.name == spec.name
-            )
-        )
-        if taken is not None:
+        if version_queries.version_name_taken(session, spec.project.id, spec.name):
             raise RegistrationError(f"the project already has a version named {spec.name!r}")
-    parent = spec.parent
-    if parent is not None:
-        if parent.kind != spec.kind.value:
-            raise RegistrationError(
-                f"parent version {parent.id} is a {parent.kind} model, not {spec.kind.value}"
-            )
-        if parent.project_id not in (None, spec.project.id):
-            raise RegistrationError(f"parent version {parent.id} belongs to another project")
+    if spec.parent is not None:
+        try:
+            version_queries.check_serves(spec.parent, spec.kind, spec.project.id)
+        except version_queries.UnusableVersion as exc:
+            raise RegistrationError(f"parent: {exc}") from None
 
 
 def _inspect(source: Path, spec: Registration, model_dir: Path) -> tuple[str, str | None]:

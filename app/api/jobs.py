@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from sqlalchemy.orm import Session
 
 from app.deps import SessionDep, SettingsDep, TrainerUser
-from app.models import Job, JobKind, JobStatus, ModelKind, ModelVersion, Project
+from app.models import Job, JobKind, JobStatus
 from app.queries import jobs as job_queries
 from app.schemas.jobs import JobCreate, JobMetrics, JobPublic, MetricPoint, Sample
 
@@ -39,47 +39,22 @@ def create_job(
     user: TrainerUser,
 ) -> JobPublic:
     """Queues a job; a worker (`rlhf worker`) picks it up."""
-    if session.get(Project, body.project_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no project {body.project_id}")
-    _check_versions(session, body.project_id, body.params.model_dump())
-    job = job_queries.enqueue_job(
-        session,
-        project_id=body.project_id,
-        kind=body.kind,
-        params=body.params.model_dump(mode="json"),
-        max_attempts=settings.job_max_attempts,
-        created_by_id=user.id,
-    )
+    try:
+        job = job_queries.create_job(
+            session,
+            project_id=body.project_id,
+            kind=body.kind,
+            params=body.params.model_dump(mode="json"),
+            max_attempts=settings.job_max_attempts,
+            created_by_id=user.id,
+        )
+    except job_queries.ProjectNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no project {body.project_id}") from None
+    except job_queries.InvalidJobParams as exc:
+        # A 422 now rather than a failed job later, shaped like a field error.
+        problem = {"loc": ["body", "params", exc.param], "msg": str(exc), "type": "value_error"}
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [problem]) from None
     return job_public(session, job, None)
-
-
-_VERSION_PARAMS = {
-    "policy_version_id": ModelKind.policy,
-    "policy_b_version_id": ModelKind.policy,
-    "reward_version_id": ModelKind.reward,
-}
-
-
-def _check_versions(session: Session, project_id: int, params: dict[str, Any]) -> None:
-    """Model versions named in the parameters exist, are of the right kind and belong to the
-    project (or to none): a 422 now rather than a failed job later."""
-    for name, kind in _VERSION_PARAMS.items():
-        version_id = params.get(name)
-        if version_id is None:
-            continue
-        version = session.get(ModelVersion, version_id)
-        problem = None
-        if version is None:
-            problem = f"no model version {version_id}"
-        elif version.kind != kind.value:
-            problem = f"model version {version_id} is a {version.kind} model, not {kind.value}"
-        elif version.project_id not in (None, project_id):
-            problem = f"model version {version_id} belongs to another project"
-        if problem:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                [{"loc": ["body", "params", name], "msg": problem, "type": "value_error"}],
-            )
 
 
 @router.get("", response_model=list[JobPublic])

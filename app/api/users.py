@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
-from sqlalchemy import func, select
 
 from app.deps import AdminUser, ApiUser, SessionDep
-from app.models import ApiToken, Role, User
+from app.models import User
 from app.queries import users as user_queries
 from app.schemas import UserPublic
 from app.schemas.users import TokenCreate, TokenCreated, TokenPublic, UserCreate, UserUpdate
@@ -49,30 +48,11 @@ def update_user(
 ) -> UserPublic:
     """Changes a person's role or deactivates / reactivates them (admin)."""
     user = _user_or_404(session, user_id)
-    demoted = body.role is not None and body.role != Role.admin
-    losing_admin = (
-        user.role == Role.admin and user.is_active and (demoted or body.is_active is False)
-    )
-    if losing_admin and _active_admins(session) <= 1:
-        # Whoever is left must still be able to manage the installation.
-        raise HTTPException(status.HTTP_409_CONFLICT, "this is the last active admin")
-    if body.role is not None:
-        user.role = body.role.value
-    if body.is_active is not None:
-        # Tokens and sessions are checked against is_active on every request: this takes
-        # effect at once, with nothing to revoke.
-        user.is_active = body.is_active
-    session.flush()
+    try:
+        user_queries.change_user(session, user, role=body.role, is_active=body.is_active)
+    except user_queries.LastAdmin:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this is the last active admin") from None
     return UserPublic.model_validate(user)
-
-
-def _active_admins(session: SessionDep) -> int:
-    count = session.scalar(
-        select(func.count())
-        .select_from(User)
-        .where(User.role == Role.admin.value, User.is_active.is_(True))
-    )
-    return count or 0
 
 
 @router.get("/users/{user_id}/tokens", response_model=list[TokenPublic])
@@ -101,8 +81,8 @@ def revoke_token(
     user_id: int, token_id: int, _admin: AdminUser, session: SessionDep
 ) -> TokenPublic:
     """Revokes a token; it stops working at once (admin)."""
-    token = session.get(ApiToken, token_id)
-    if token is None or token.user_id != user_id:
+    token = user_queries.get_token(session, user_id, token_id)
+    if token is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token {token_id} for user {user_id}")
     user_queries.revoke_token(session, token)
     return TokenPublic.model_validate(token)

@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sqlalchemy import func, select
-
 from app.cli.errors import CommandError
 from app.db import session_scope
-from app.models import Role, User
+from app.models import Role
 from app.queries import users as user_queries
 
 
@@ -32,44 +30,30 @@ def add_user_actions(users_cmds: Any) -> None:
     role.set_defaults(handler=run_users_role)
 
 
-def _last_admin(session: Any, user: User) -> bool:
-    if user.role != Role.admin.value or not user.is_active:
-        return False
-    admins = session.scalar(
-        select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True))
-    )
-    return bool((admins or 0) <= 1)
+def _change(name: str, *, role: Role | None = None, is_active: bool | None = None) -> None:
+    with session_scope() as session:
+        user = user_queries.get_user_by_username(session, name)
+        if user is None:
+            raise CommandError(f"no user named {name!r}")
+        try:
+            user_queries.change_user(session, user, role=role, is_active=is_active)
+        except user_queries.LastAdmin:
+            raise CommandError(f"{name!r} is the last active admin") from None
 
 
 def run_users_deactivate(args: argparse.Namespace) -> int:
-    with session_scope() as session:
-        user = user_queries.get_user_by_username(session, args.name)
-        if user is None:
-            raise CommandError(f"no user named {args.name!r}")
-        if _last_admin(session, user):
-            raise CommandError(f"{args.name!r} is the last active admin")
-        user.is_active = False
+    _change(args.name, is_active=False)
     print(f"deactivated {args.name!r}")
     return 0
 
 
 def run_users_activate(args: argparse.Namespace) -> int:
-    with session_scope() as session:
-        user = user_queries.get_user_by_username(session, args.name)
-        if user is None:
-            raise CommandError(f"no user named {args.name!r}")
-        user.is_active = True
+    _change(args.name, is_active=True)
     print(f"activated {args.name!r}")
     return 0
 
 
 def run_users_role(args: argparse.Namespace) -> int:
-    with session_scope() as session:
-        user = user_queries.get_user_by_username(session, args.name)
-        if user is None:
-            raise CommandError(f"no user named {args.name!r}")
-        if args.role != Role.admin.value and _last_admin(session, user):
-            raise CommandError(f"{args.name!r} is the last active admin")
-        user.role = args.role
+    _change(args.name, role=Role(args.role))
     print(f"{args.name!r} is now {args.role}")
     return 0

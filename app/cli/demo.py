@@ -11,16 +11,16 @@ import argparse
 import secrets
 from typing import Any
 
-from sqlalchemy import select
-
 from app.cli.errors import CommandError
 from app.config import get_settings
 from app.db import get_engine, session_scope
 from app.migrate import upgrade
-from app.models import Project, Role
+from app.models import Role
 from app.queries import content as content_queries
 from app.queries import jobs as job_queries
+from app.queries import projects as project_queries
 from app.queries import users as user_queries
+from app.schemas.jobs import GenerateParams
 
 PROJECT_NAME = "Demo"
 USERNAME = "demo"
@@ -242,17 +242,11 @@ def run_demo(args: argparse.Namespace) -> int:
     engine = get_engine()
     upgrade(engine)
     with session_scope(engine) as session:
-        project = session.scalar(select(Project).where(Project.name == PROJECT_NAME))
+        project = project_queries.get_project_by_name(session, PROJECT_NAME)
         if project is None:
-            project = Project(
-                name=PROJECT_NAME,
-                guidelines=GUIDELINES,
-                labels_per_comparison=1,
-                generation_settings={},
-                training_settings={},
+            project = project_queries.create_project(
+                session, name=PROJECT_NAME, guidelines=GUIDELINES, labels_per_comparison=1
             )
-            session.add(project)
-            session.flush()
         added = 0
         for messages, text_a, text_b in demo_pairs():
             prompt = content_queries.get_or_create_prompt(session, project.id, messages, SOURCE)
@@ -272,7 +266,10 @@ def run_demo(args: argparse.Namespace) -> int:
             shown_password = password
         project_id = project.id
         generation = job_queries.enqueue_demo_generation(
-            session, project_id, get_settings().job_max_attempts
+            session,
+            project_id,
+            GenerateParams().model_dump(mode="json"),
+            get_settings().job_max_attempts,
         )
     total = len(demo_pairs())
     print(f"project {PROJECT_NAME!r} (id {project_id}): {added} new pairs, {total} in the demo set")

@@ -57,6 +57,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
 
 def run_reward_eval(args: argparse.Namespace) -> int:
     from app.db import session_scope
+    from app.models import ModelKind
     from app.queries import model_versions as version_queries
     from trainer.jobs.preference_files import read_preference_file
 
@@ -67,8 +68,10 @@ def run_reward_eval(args: argparse.Namespace) -> int:
         version = version_queries.find_version(session, args.model_version, args.project)
         if version is None:
             raise CommandError(f"no model version {args.model_version!r}")
-        if version.kind != "reward":
-            raise CommandError(f"model version {version.id} is a {version.kind} model, not reward")
+        try:
+            version_queries.check_serves(version, ModelKind.reward, None)
+        except version_queries.UnusableVersion as exc:
+            raise CommandError(str(exc)) from None
         path = version_queries.resolve_path(settings.model_dir, version.path)
     try:
         examples = read_preference_file(args.file, args.format)

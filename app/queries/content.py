@@ -104,3 +104,14 @@ def add_comparison(
     session.add(comparison)
     session.flush()
     return comparison, True
+
+
+def project_prompts(
+    session: Session, project_id: int, limit: int | None = None
+) -> list[tuple[int, list[dict[str, str]]]]:
+    """(prompt id, messages) of the project's prompts, oldest first."""
+    query = select(Prompt.id, Prompt.messages).where(Prompt.project_id == project_id)
+    query = query.order_by(Prompt.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [(prompt_id, list(messages)) for prompt_id, messages in session.execute(query)]

@@ -1,4 +1,5 @@
-"""Model versions: registering a job's result, finding the versions a job starts from."""
+"""Model versions: which may serve a project, registering a job's result, finding the versions
+a job starts from."""
 
 from __future__ import annotations
 
@@ -11,8 +12,42 @@ from sqlalchemy.orm import Session
 from app.models import ModelKind, ModelVersion, Project
 
 
+class UnusableVersion(ValueError):
+    """A model version that does not exist, is of another kind or belongs to another project;
+    the message says which."""
+
+
+def check_serves(version: ModelVersion, kind: ModelKind, project_id: int | None) -> None:
+    """The rule: a version serves a project as a model of its own kind, and belongs to that
+    project or to none (a shared base model). `project_id` None checks the kind only."""
+    if version.kind != kind.value:
+        raise UnusableVersion(
+            f"model version {version.id} is a {version.kind} model, not {kind.value}"
+        )
+    if project_id is not None and version.project_id not in (None, project_id):
+        raise UnusableVersion(f"model version {version.id} belongs to another project")
+
+
+def usable_version(
+    session: Session, version_id: int, kind: ModelKind, project_id: int | None
+) -> ModelVersion:
+    """The version, if it exists and `check_serves` lets it serve; else `UnusableVersion`."""
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        raise UnusableVersion(f"no model version {version_id}")
+    check_serves(version, kind, project_id)
+    return version
+
+
 def get_version(session: Session, version_id: int) -> ModelVersion | None:
     return session.get(ModelVersion, version_id)
+
+
+def version_name_taken(session: Session, project_id: int, name: str) -> bool:
+    found = select(ModelVersion.id).where(
+        ModelVersion.project_id == project_id, ModelVersion.name == name
+    )
+    return session.scalar(found.limit(1)) is not None
 
 
 def list_versions(

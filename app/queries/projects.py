@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import ModelKind, ModelVersion, Project
+from app.models import ModelKind, Project
+from app.queries.model_versions import UnusableVersion, usable_version
 
 
 class ProjectNameTaken(Exception):
@@ -35,8 +36,10 @@ def find_project(session: Session, ref: str) -> Project | None:
     return get_project_by_name(session, ref)
 
 
-def list_projects(session: Session) -> list[Project]:
-    return list(session.scalars(select(Project).order_by(Project.id)))
+def list_projects(session: Session, *, by_name: bool = False) -> list[Project]:
+    """Every project, oldest first or (for a menu) by name."""
+    order = Project.name if by_name else Project.id
+    return list(session.scalars(select(Project).order_by(order)))
 
 
 def create_project(session: Session, **fields: Any) -> Project:
@@ -80,12 +83,8 @@ _KIND = {"policy_version_id": ModelKind.policy, "reward_version_id": ModelKind.r
 
 def _set_version(session: Session, project: Project, key: str, version_id: int | None) -> None:
     if version_id is not None:
-        version = session.get(ModelVersion, version_id)
-        kind = _KIND[key]
-        if version is None or version.kind != kind.value:
-            raise InvalidModelVersion(f"{key}: no {kind.value} model version {version_id}")
-        if version.project_id not in (None, project.id):
-            raise InvalidModelVersion(
-                f"{key}: model version {version_id} belongs to another project"
-            )
+        try:
+            usable_version(session, version_id, _KIND[key], project.id)
+        except UnusableVersion as exc:
+            raise InvalidModelVersion(f"{key}: {exc}") from None
     setattr(project, key, version_id)

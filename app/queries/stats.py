@@ -1,73 +1,26 @@
-"""A project's labelling statistics: counts, position bias, agreement, time per label.
+"""A project's labelling statistics as SQL: counts, choices, position, time, agreement patterns.
 
-Krippendorff's alpha is computed here from the coincidence matrix rather than with the
-`krippendorff` package: that package wants an annotators x comparisons matrix (dense,
-mostly missing), while three ordered categories need only how many comparisons had each
-pattern of (worse, same, better) counts, which one GROUP BY returns at any size. The
-tests check this against the package.
+`app.stats` assembles them into the API's answer; `app.agreement` does the maths.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.models import Comparison, Label, Project, User
-from app.schemas.stats import (
-    Agreement,
-    AnnotatorStats,
-    ChoiceCounts,
-    PositionBias,
-    ProjectStats,
-)
-
-# Ordinal order of the choices (B compared with A).
-ORDER = ("worse", "same", "better")
+from app.agreement import ORDER
+from app.models import Comparison, Label, User
 
 
-def krippendorff_alpha_ordinal(patterns: Iterable[tuple[tuple[int, ...], int]]) -> float | None:
-    """Alpha from (counts per category in ORDER, number of comparisons with those counts).
-
-    Units with fewer than two values are not pairable and do not count. None when the
-    expected disagreement is zero (every value the same category).
-    """
-    k = len(ORDER)
-    coincidence = [[0.0] * k for _ in range(k)]
-    for counts, units in patterns:
-        m = sum(counts)
-        if m < 2:
-            continue
-        for c in range(k):
-            for d in range(k):
-                pairs = counts[c] * (counts[d] - (1 if c == d else 0))
-                coincidence[c][d] += units * pairs / (m - 1)
-    totals = [sum(row) for row in coincidence]
-    n = sum(totals)
-    if n <= 1:
-        return None
-
-    def distance(c: int, d: int) -> float:
-        low, high = min(c, d), max(c, d)
-        return (sum(totals[low : high + 1]) - (totals[c] + totals[d]) / 2) ** 2
-
-    observed = sum(coincidence[c][d] * distance(c, d) for c in range(k) for d in range(k))
-    expected = sum(totals[c] * totals[d] * distance(c, d) for c in range(k) for d in range(k))
-    if expected == 0:
-        return None
-    return 1.0 - (n - 1) * observed / expected
-
-
-def percent_agreement(patterns: Iterable[tuple[tuple[int, ...], int]]) -> float | None:
-    """Share of pairs of labels on one comparison that agree."""
-    agreeing = pairs = 0
-    for counts, units in patterns:
-        m = sum(counts)
-        agreeing += units * sum(c * (c - 1) for c in counts)
-        pairs += units * m * (m - 1)
-    return agreeing / pairs if pairs else None
+class ChoiceSummary(NamedTuple):
+    labels: int
+    worse: int
+    same: int
+    better: int
+    # Labels that preferred the response shown on the left.
+    picked_left: int
 
 
 def _choice_sum(choice: str) -> ColumnElement[Any]:
@@ -98,14 +51,40 @@ def _project_labels(project_id: int) -> Select[Any]:
     )
 
 
-def _bias(worse: int, better: int, left: int) -> PositionBias:
-    decided = worse + better
-    return PositionBias(decided=decided, left_share=left / decided if decided else None)
+def comparison_counts(session: Session, project_id: int, labels_wanted: int) -> tuple[int, int]:
+    """(comparisons, comparisons with as many labels as the project wants)."""
+    complete = case((Comparison.label_count >= labels_wanted, 1), else_=0)
+    row = session.execute(
+        select(func.count(Comparison.id), func.coalesce(func.sum(complete), 0)).where(
+            Comparison.project_id == project_id
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
-def _median_time(
+def label_summary(session: Session, project_id: int, *, human_only: bool = False) -> ChoiceSummary:
+    """The project's labels by choice; `human_only` leaves imported labels out."""
+    query = _project_labels(project_id)
+    if human_only:
+        query = query.where(Label.annotator_id.is_not(None))
+    return ChoiceSummary(*(int(v) for v in session.execute(query).one()))
+
+
+def labelled_comparisons(session: Session, project_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count(func.distinct(Label.comparison_id)))
+            .join(Comparison, Comparison.id == Label.comparison_id)
+            .where(Comparison.project_id == project_id)
+        )
+        or 0
+    )
+
+
+def median_time_ms(
     session: Session, project_id: int, annotator_id: int | None = None
 ) -> float | None:
+    """The median time spent on a human label, of the project or of one annotator in it."""
     conditions = [
         Comparison.project_id == project_id,
         Label.annotator_id.is_not(None),
@@ -128,7 +107,8 @@ def _median_time(
     return float(sum(v for v in middle if v is not None)) / len(middle)
 
 
-def _agreement_patterns(session: Session, project_id: int) -> list[tuple[tuple[int, ...], int]]:
+def agreement_patterns(session: Session, project_id: int) -> list[tuple[tuple[int, ...], int]]:
+    """How many comparisons with two labels or more had each pattern of choice counts."""
     per_comparison = (
         select(*(_choice_sum(c).label(c) for c in ORDER))
         .join(Comparison, Comparison.id == Label.comparison_id)
@@ -142,50 +122,8 @@ def _agreement_patterns(session: Session, project_id: int) -> list[tuple[tuple[i
     return [(tuple(int(v) for v in row[:-1]), int(row[-1])) for row in rows]
 
 
-def project_stats(session: Session, project: Project) -> ProjectStats:
-    comparisons, complete = session.execute(
-        select(
-            func.count(Comparison.id),
-            func.coalesce(
-                func.sum(
-                    case((Comparison.label_count >= project.labels_per_comparison, 1), else_=0)
-                ),
-                0,
-            ),
-        ).where(Comparison.project_id == project.id)
-    ).one()
-    total, worse, same, better, _ = session.execute(_project_labels(project.id)).one()
-    # Position bias only means something for labels made on this screen.
-    human, h_worse, _, h_better, h_left = session.execute(
-        _project_labels(project.id).where(Label.annotator_id.is_not(None))
-    ).one()
-    labelled = session.scalar(
-        select(func.count(func.distinct(Label.comparison_id)))
-        .join(Comparison, Comparison.id == Label.comparison_id)
-        .where(Comparison.project_id == project.id)
-    )
-    patterns = _agreement_patterns(session, project.id)
-    return ProjectStats(
-        comparisons=comparisons,
-        comparisons_labelled=labelled or 0,
-        comparisons_complete=complete,
-        labels=total,
-        labels_human=human,
-        labels_imported=total - human,
-        choices=ChoiceCounts(worse=worse, same=same, better=better),
-        position_bias=_bias(h_worse, h_better, h_left),
-        agreement=Agreement(
-            comparisons=sum(units for _, units in patterns),
-            labels=sum(sum(counts) * units for counts, units in patterns),
-            krippendorff_alpha_ordinal=krippendorff_alpha_ordinal(patterns),
-            percent_agreement=percent_agreement(patterns),
-        ),
-        median_time_ms=_median_time(session, project.id),
-        per_annotator=_per_annotator(session, project.id),
-    )
-
-
-def _per_annotator(session: Session, project_id: int) -> list[AnnotatorStats]:
+def per_annotator(session: Session, project_id: int) -> list[tuple[int, str, ChoiceSummary]]:
+    """(user id, username, their labels by choice) of everyone who labelled in the project."""
     rows = session.execute(
         select(User.id, User.username, *_summary_columns())
         .select_from(Label)
@@ -195,16 +133,4 @@ def _per_annotator(session: Session, project_id: int) -> list[AnnotatorStats]:
         .group_by(User.id, User.username)
         .order_by(User.username)
     )
-    result = []
-    for user_id, username, labels, worse, same, better, left in rows:
-        result.append(
-            AnnotatorStats(
-                annotator_id=user_id,
-                username=username,
-                labels=labels,
-                choices=ChoiceCounts(worse=worse, same=same, better=better),
-                position_bias=_bias(worse, better, left),
-                median_time_ms=_median_time(session, project_id, user_id),
-            )
-        )
-    return result
+    return [(row[0], row[1], ChoiceSummary(*(int(v) for v in row[2:]))) for row in rows]

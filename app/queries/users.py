@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import ApiToken, Role, User, utcnow
@@ -16,6 +16,10 @@ TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)
 
 class UsernameTaken(Exception):
     pass
+
+
+class LastAdmin(Exception):
+    """The change would leave no active admin, and nobody able to manage the installation."""
 
 
 def get_user(session: Session, user_id: int) -> User | None:
@@ -41,6 +45,32 @@ def create_user(session: Session, username: str, role: Role, password: str | Non
         failed_logins=0,
     )
     session.add(user)
+    session.flush()
+    return user
+
+
+def active_admins(session: Session) -> int:
+    count = select(func.count()).where(User.role == Role.admin.value, User.is_active.is_(True))
+    return session.scalar(count) or 0
+
+
+def change_user(
+    session: Session, user: User, *, role: Role | None = None, is_active: bool | None = None
+) -> User:
+    """Changes a person's role and/or whether they may sign in; `LastAdmin` if that would
+    take away the last active admin."""
+    demoted = role is not None and role != Role.admin
+    losing_admin = (
+        user.role == Role.admin.value and user.is_active and (demoted or is_active is False)
+    )
+    if losing_admin and active_admins(session) <= 1:
+        raise LastAdmin(user.username)
+    if role is not None:
+        user.role = role.value
+    if is_active is not None:
+        # Tokens and sessions are checked against is_active on every request: this takes
+        # effect at once, with nothing to revoke.
+        user.is_active = is_active
     session.flush()
     return user
 
@@ -81,6 +111,12 @@ def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str
     session.add(token)
     session.flush()
     return token, plain
+
+
+def get_token(session: Session, user_id: int, token_id: int) -> ApiToken | None:
+    """One of this person's tokens; None if there is no such token or it is another's."""
+    token = session.get(ApiToken, token_id)
+    return token if token is not None and token.user_id == user_id else None
 
 
 def list_tokens(session: Session, user_id: int) -> list[ApiToken]:

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from app.deps import SessionDep, SettingsDep, WebTrainer, check_csrf
-from app.models import JobKind, Project
+from app.models import JobKind
 from app.queries import jobs as job_queries
 from app.queries import model_versions as version_queries
+from app.queries import projects as project_queries
 from app.schemas.jobs import JobCreate
 from app.web.templating import render
 
@@ -35,7 +35,7 @@ def _list_page(
 ) -> Response:
     jobs = job_queries.list_jobs(session, limit=100)
     versions = job_queries.version_ids_for_jobs(session, [j.id for j in jobs])
-    projects = list(session.scalars(select(Project).order_by(Project.name)))
+    projects = project_queries.list_projects(session, by_name=True)
     names = {p.id: p.name for p in projects}
     models = version_queries.list_versions(session, limit=50)
     return render(
@@ -95,19 +95,22 @@ def start_job(
         return _list_page(
             request, session, user, error=f"Invalid job: {problems}", form=form, status_code=422
         )
-    if session.get(Project, body.project_id) is None:
-        return _list_page(
-            request, session, user, error="No such project.", form=form, status_code=422
+    try:
+        job = job_queries.create_job(
+            session,
+            project_id=body.project_id,
+            kind=body.kind,
+            params=body.params.model_dump(mode="json"),
+            max_attempts=settings.job_max_attempts,
+            created_by_id=user.id,
         )
-    job = job_queries.enqueue_job(
-        session,
-        project_id=body.project_id,
-        kind=body.kind,
-        params=body.params.model_dump(mode="json"),
-        max_attempts=settings.job_max_attempts,
-        created_by_id=user.id,
-    )
-    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+    except job_queries.ProjectNotFound:
+        error = "No such project."
+    except job_queries.InvalidJobParams as exc:
+        error = f"Invalid job: params.{exc.param}: {exc}"
+    else:
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+    return _list_page(request, session, user, error=error, form=form, status_code=422)
 
 
 @router.get("/jobs/{job_id}")
@@ -116,7 +119,7 @@ def job_page(job_id: int, request: Request, session: SessionDep, user: WebTraine
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id}")
     version = version_queries.version_for_job(session, job.id)
-    project = session.get(Project, job.project_id)
+    project = project_queries.get_project(session, job.project_id)
     return render(
         request,
         "jobs_detail.html",

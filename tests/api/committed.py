@@ -24,7 +24,16 @@ from tests.auth_helpers import bearer
 from tests.databases import fresh_database, migrated_engine
 from tests.factories import make_token, make_user
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+# The team's shared data lies beside the checkout: /work/shared next to /work/main, and next
+# to the folder of worktrees (/work/wt/NAME) one level further up.
+SHARED_DATA = next(
+    (
+        folder / "shared" / "data"
+        for folder in Path(__file__).resolve().parents[3:]
+        if (folder / "shared" / "data").is_dir()
+    ),
+    Path(__file__).resolve().parents[3] / "shared" / "data",
+)
 HH_FILES = ("hh-harmless-base-1800.jsonl.gz", "hh-helpful-base-2354.jsonl.gz")
 
 _names = itertools.count(1)

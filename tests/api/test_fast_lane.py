@@ -23,10 +23,10 @@ from app.db import session_scope
 from app.main import create_app
 from app.models import ApiToken, Assignment, Comparison, Label, Role, User, utcnow
 from tests.auth_helpers import bearer, login
-from tests.databases import backend, fresh_database, migrated_engine
+from tests.databases import fresh_database, migrated_engine
 from tests.factories import make_comparison, make_project, make_token, make_user
 
-pytestmark = pytest.mark.skipif(backend() != "postgres", reason="the lane serves PostgreSQL only")
+pytestmark = pytest.mark.postgres_only  # the lane serves PostgreSQL only
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 

@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 
 from app.importing.staged import StagedWriter
 from app.queries import imports as sql
-from tests.databases import backend
 from tests.factories import make_project
 
-pytestmark = pytest.mark.skipif(backend() != "postgres", reason="PostgreSQL import path")
+pytestmark = pytest.mark.postgres_only  # the PostgreSQL import path
 
 _SEED = """
 WITH p AS (INSERT INTO prompts (project_id, messages, content_hash, source, created_at)

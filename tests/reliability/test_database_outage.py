@@ -17,13 +17,12 @@ from app.config import Settings
 from app.db import make_engine
 from app.migrate import upgrade
 from app.models import Role
-from tests.databases import backend
 from tests.factories import make_comparison, make_project, make_token, make_user
 from tests.processes import free_port, kill_group, rlhf_env, start_server
 from tests.reliability import pg_cluster
 
 pytestmark = [
-    pytest.mark.skipif(backend() != "postgres", reason="runs in the PostgreSQL pass"),
+    pytest.mark.postgres_only,
     pytest.mark.skipif(not pg_cluster.available(), reason="PostgreSQL binaries not installed"),
 ]
 

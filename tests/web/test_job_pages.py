@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Job, Role, User
+from app.models import Job, ModelVersion, Role, User
 from app.queries import jobs as job_queries
 from tests.auth_helpers import csrf_from, login
 from tests.factories import PASSWORD, make_project, make_user
@@ -66,6 +66,16 @@ def test_start_form_refuses_bad_params_and_missing_csrf(client: TestClient, db: 
     assert not_json.status_code == 422 and "not JSON" in not_json.text
     no_csrf = client.post("/jobs", data={**form, "csrf_token": "wrong", "params": "{}"})
     assert no_csrf.status_code == 403
+    # A version of another project is refused here, as the API refuses it, rather than
+    # queued to fail later in the worker.
+    other = make_project(db)
+    theirs = ModelVersion(project_id=other.id, kind="policy", name="p", base_model="b", path="p")
+    db.add(theirs)
+    db.flush()
+    ppo = {**form, "kind": "generate", "params": f'{{"policy_version_id": {theirs.id}}}'}
+    foreign = client.post("/jobs", data=ppo)
+    assert foreign.status_code == 422
+    assert "policy_version_id" in foreign.text and "belongs to another project" in foreign.text
     assert db.scalars(select(Job).where(Job.project_id == project.id)).all() == []
 
 

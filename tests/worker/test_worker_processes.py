@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from app.models import Job, ModelVersion
 from app.queries import jobs as job_queries
-from tests.databases import backend
 from tests.jobs.tiny_models import save_tiny_reward_base
 from tests.processes import kill_group
 from tests.worker.pool import Workers
@@ -87,7 +86,7 @@ def test_cancel_then_sigterm(workers: Workers, tiny_base: Path) -> None:
     assert "SIGTERM received" in workers.log("stopping")
 
 
-@pytest.mark.skipif(backend() != "postgres", reason="racing workers: PostgreSQL (SKIP LOCKED)")
+@pytest.mark.postgres_only  # racing workers: PostgreSQL (SKIP LOCKED)
 def test_two_racing_workers_never_run_one_job_twice(workers: Workers, tiny_base: Path) -> None:
     job_ids = [workers.enqueue_reward(tiny_base, comparisons=4, epochs=1) for _ in range(4)]
     racers = [workers.start("racer-a"), workers.start("racer-b")]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from app.content import ContentError, check_text
 from app.models import ModelKind, Project, Prompt
 from app.queries import jobs as job_queries
-from app.queries.content import add_comparison, get_or_create_response
+from app.queries.content import add_comparison, get_or_create_response, project_prompts
 from app.schemas.jobs import GenerateParams
 from trainer.generation import GenerationConfig, generate_pairs
-from trainer.jobs.prompts import given_prompts, project_prompts
+from trainer.jobs.prompts import given_prompts
 from trainer.jobs.spec import JobError, JobRun
 from trainer.jobs.versions import ResolvedVersion, policy_version, version_of_kind
 

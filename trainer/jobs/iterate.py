@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Job, JobStatus
@@ -44,7 +43,7 @@ def run_step(run: JobRun, kind: str, params: IterateParams, previous: int | None
     while True:
         with run.transaction() as session:
             parent = job_queries.held_job(session, run.job.id, run.worker_id)
-            child = _child(session, parent, kind) or job_queries.enqueue_job(
+            child = job_queries.latest_child(session, parent.id, kind) or job_queries.enqueue_job(
                 session,
                 project_id=parent.project_id,
                 kind=kind,
@@ -74,15 +73,6 @@ def run_step(run: JobRun, kind: str, params: IterateParams, previous: int | None
             raise JobInterrupted(f"iterate stopped at its {kind} step")
         if status != JobStatus.queued.value:
             run.ctx.stop_event.wait(run.settings.worker_poll_s)
-
-
-def _child(session: Session, parent: Job, kind: str) -> Job | None:
-    return session.scalar(
-        select(Job)
-        .where(Job.parent_job_id == parent.id, Job.kind == kind)
-        .order_by(Job.id.desc())
-        .limit(1)
-    )
 
 
 def _child_params(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.models import ModelKind, Project
+from app.queries.content import project_prompts
 from app.schemas.jobs import PPOParams
-from trainer.jobs.prompts import project_prompts
 from trainer.jobs.spec import JobError, JobRun
 from trainer.jobs.versions import policy_version, reward_version
 from trainer.policy import anchor_adapter_base

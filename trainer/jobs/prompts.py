@@ -1,28 +1,15 @@
-"""The prompts a job works on: the project's, or a list given in the job's parameters."""
+"""Prompts listed in a job's parameters; the project's own come from `app.queries.content`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.content import ContentError, normalise_messages
-from app.models import Prompt
 from app.queries.content import get_or_create_prompt
 from app.schemas.jobs import Message
 from trainer.jobs.spec import JobError
-
-
-def project_prompts(
-    session: Session, project_id: int, limit: int | None = None
-) -> list[tuple[int, list[dict[str, str]]]]:
-    """(prompt id, messages) of the project's prompts, oldest first."""
-    query = select(Prompt.id, Prompt.messages).where(Prompt.project_id == project_id)
-    query = query.order_by(Prompt.id)
-    if limit is not None:
-        query = query.limit(limit)
-    return [(prompt_id, list(messages)) for prompt_id, messages in session.execute(query)]
 
 
 def given_prompts(

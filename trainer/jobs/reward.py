@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from app.models import Comparison, Label, ModelKind, Prompt, Response
+from app.models import ModelKind
+from app.queries import training_data
 from app.schemas.jobs import RewardParams
 from trainer.default_models import reward_base_path
 from trainer.jobs.spec import JobError, JobRun
@@ -22,34 +22,16 @@ MARGIN_BY_STRENGTH = {"slightly": 1 / 3, "much": 1.0}
 
 def preference_examples(session: Session, project_id: int) -> list[PreferenceExample]:
     """Every label of the project (human and imported) as one example, grouped by comparison."""
-    response_a = aliased(Response)
-    response_b = aliased(Response)
-    rows = session.execute(
-        select(
-            Label.choice,
-            Label.strength,
-            Comparison.id,
-            Prompt.messages,
-            response_a.text,
-            response_b.text,
-        )
-        .join(Comparison, Label.comparison_id == Comparison.id)
-        .join(Prompt, Comparison.prompt_id == Prompt.id)
-        .join(response_a, Comparison.response_a_id == response_a.id)
-        .join(response_b, Comparison.response_b_id == response_b.id)
-        .where(Comparison.project_id == project_id)
-        .order_by(Label.id)
-    ).all()
     return [
         PreferenceExample(
-            prompt=list(messages),
-            response_a=text_a,
-            response_b=text_b,
-            choice=choice,
-            margin=MARGIN_BY_STRENGTH.get(strength) if strength else None,
-            group=comparison_id,
+            prompt=row.prompt,
+            response_a=row.response_a,
+            response_b=row.response_b,
+            choice=row.choice,
+            margin=MARGIN_BY_STRENGTH.get(row.strength) if row.strength else None,
+            group=row.comparison_id,
         )
-        for choice, strength, comparison_id, messages, text_a, text_b in rows
+        for row in training_data.preference_rows(session, project_id)
     ]
 
 

@@ -28,13 +28,10 @@ def _resolved(settings: Settings, version: ModelVersion) -> ResolvedVersion:
 def version_of_kind(
     session: Session, settings: Settings, version_id: int, kind: ModelKind, project_id: int
 ) -> ResolvedVersion:
-    version = session.get(ModelVersion, version_id)
-    if version is None:
-        raise JobError(f"no model version {version_id}")
-    if version.kind != kind.value:
-        raise JobError(f"model version {version_id} is a {version.kind} model, not {kind.value}")
-    if version.project_id not in (None, project_id):
-        raise JobError(f"model version {version_id} belongs to another project")
+    try:
+        version = version_queries.usable_version(session, version_id, kind, project_id)
+    except version_queries.UnusableVersion as exc:
+        raise JobError(str(exc)) from None
     return _resolved(settings, version)
 
 

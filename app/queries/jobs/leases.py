@@ -1,4 +1,4 @@
-"""The jobs table as a queue: enqueue, claim, lease, progress, and the ends of a job's life.
+"""The jobs table as a queue, from the worker's side: claim, lease, progress, the ends of a run.
 
 Every function works inside the caller's transaction and never commits: the worker commits
 one short transaction per call (claim, heartbeat, one step's metrics, the final registration),
@@ -17,9 +17,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, object_session
 
-from app.models import Job, JobKind, JobMetric, JobStatus, ModelVersion, utcnow
+from app.models import Job, JobMetric, JobStatus, utcnow
 
-FINISHED = frozenset({JobStatus.succeeded.value, JobStatus.failed.value, JobStatus.cancelled.value})
 # Sample generations kept per logged step: enough for a table, small enough for one JSON row.
 MAX_SAMPLES_PER_STEP = 16
 MAX_SAMPLE_CHARS = 4000
@@ -28,64 +27,6 @@ MAX_ERROR_CHARS = 4000
 
 class LeaseLost(Exception):
     """The job is no longer held by this worker (re-queued after its lease expired, or finished)."""
-
-
-class JobFinished(Exception):
-    """The job already ended; it cannot be cancelled any more."""
-
-
-def enqueue_job(
-    session: Session,
-    *,
-    project_id: int,
-    kind: JobKind | str,
-    params: Mapping[str, Any],
-    max_attempts: int,
-    created_by_id: int | None = None,
-    parent_job_id: int | None = None,
-) -> Job:
-    job = Job(
-        project_id=project_id,
-        kind=JobKind(kind).value,
-        status=JobStatus.queued.value,
-        params=dict(params),
-        progress=0.0,
-        metrics={},
-        attempts=0,
-        max_attempts=max_attempts,
-        cancel_requested=False,
-        created_by_id=created_by_id,
-        parent_job_id=parent_job_id,
-    )
-    session.add(job)
-    session.flush()
-    return job
-
-
-def enqueue_demo_generation(session: Session, project_id: int, max_attempts: int = 3) -> Job | None:
-    """A ``generate`` job over the project's prompts with the default policy (``rlhf demo``),
-    so model-written pairs appear once a worker runs; None when one was queued before (the
-    demo command is idempotent)."""
-    earlier = session.scalar(
-        select(Job.id)
-        .where(
-            Job.project_id == project_id,
-            Job.kind == JobKind.generate.value,
-            Job.status.not_in([JobStatus.failed.value, JobStatus.cancelled.value]),
-        )
-        .limit(1)
-    )
-    if earlier is not None:
-        return None
-    from app.schemas.jobs import GenerateParams
-
-    return enqueue_job(
-        session,
-        project_id=project_id,
-        kind=JobKind.generate,
-        params=GenerateParams().model_dump(mode="json"),
-        max_attempts=max_attempts,
-    )
 
 
 def requeue_expired(session: Session, now: datetime | None = None) -> list[Job]:
@@ -274,10 +215,6 @@ def record_samples(
     session.flush()
 
 
-def set_progress(session: Session, job_id: int, worker_id: str, progress: float) -> None:
-    held_job(session, job_id, worker_id).progress = min(1.0, max(0.0, progress))
-
-
 def complete_job(
     session: Session, job_id: int, worker_id: str, metrics: Mapping[str, Any] | None = None
 ) -> Job:
@@ -337,76 +274,3 @@ def _end(job: Job, now: datetime | None = None) -> Job:
     if session is not None:
         session.flush()
     return job
-
-
-def request_cancel(session: Session, job: Job) -> Job:
-    """A queued job ends now; a running one is asked to stop at its next step.
-
-    A parent job (``iterate``) passes the request on to its children.
-    """
-    if job.status in FINISHED:
-        raise JobFinished(f"job {job.id} already {job.status}")
-    _cancel_one(job)
-    children = session.scalars(
-        select(Job).where(Job.parent_job_id == job.id, Job.status.not_in(FINISHED))
-    ).all()
-    for child in children:
-        _cancel_one(child)
-    session.flush()
-    return job
-
-
-def _cancel_one(job: Job) -> None:
-    if job.status == JobStatus.queued.value:
-        job.status = JobStatus.cancelled.value
-        job.finished_at = utcnow()
-    job.cancel_requested = True
-
-
-def get_job(session: Session, job_id: int) -> Job | None:
-    return session.get(Job, job_id)
-
-
-def list_jobs(
-    session: Session,
-    *,
-    project_id: int | None = None,
-    status: str | None = None,
-    kind: str | None = None,
-    parent_job_id: int | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[Job]:
-    query = select(Job)
-    if project_id is not None:
-        query = query.where(Job.project_id == project_id)
-    if status is not None:
-        query = query.where(Job.status == status)
-    if kind is not None:
-        query = query.where(Job.kind == kind)
-    if parent_job_id is not None:
-        query = query.where(Job.parent_job_id == parent_job_id)
-    return list(session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)))
-
-
-def child_jobs(session: Session, job_id: int) -> list[Job]:
-    return list(session.scalars(select(Job).where(Job.parent_job_id == job_id).order_by(Job.id)))
-
-
-def job_metric_rows(
-    session: Session, job_id: int, after_step: int | None = None
-) -> list[JobMetric]:
-    query = select(JobMetric).where(JobMetric.job_id == job_id)
-    if after_step is not None:
-        query = query.where(JobMetric.step > after_step)
-    return list(session.scalars(query.order_by(JobMetric.step)))
-
-
-def version_ids_for_jobs(session: Session, job_ids: Sequence[int]) -> dict[int, int]:
-    """{job id: id of the model version it registered} for the jobs that registered one."""
-    if not job_ids:
-        return {}
-    rows = session.execute(
-        select(ModelVersion.job_id, ModelVersion.id).where(ModelVersion.job_id.in_(list(job_ids)))
-    ).all()
-    return {int(job_id): int(version_id) for job_id, version_id in rows if job_id is not None}

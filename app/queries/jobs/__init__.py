@@ -1,0 +1,78 @@
+"""Jobs: what people ask of them (`control`), the worker's side of their life (`leases`), and
+reading them (`reads`). Callers use this package's names; the modules say where each lives."""
+
+from __future__ import annotations
+
+from app.queries.jobs.control import (
+    VERSION_PARAMS,
+    InvalidJobParams,
+    JobFinished,
+    ProjectNotFound,
+    check_version_params,
+    create_job,
+    enqueue_demo_generation,
+    enqueue_job,
+    request_cancel,
+)
+from app.queries.jobs.leases import (
+    MAX_ERROR_CHARS,
+    MAX_SAMPLE_CHARS,
+    MAX_SAMPLES_PER_STEP,
+    LeaseLost,
+    claim_job,
+    claim_next_job,
+    complete_job,
+    fail_job,
+    held_job,
+    mark_cancelled,
+    record_progress,
+    record_samples,
+    release_job,
+    renew_leases,
+    requeue_expired,
+    retry_or_fail,
+)
+from app.queries.jobs.reads import (
+    FINISHED,
+    child_jobs,
+    get_job,
+    job_metric_rows,
+    latest_child,
+    list_jobs,
+    version_ids_for_jobs,
+)
+
+__all__ = [
+    "FINISHED",
+    "MAX_ERROR_CHARS",
+    "MAX_SAMPLES_PER_STEP",
+    "MAX_SAMPLE_CHARS",
+    "VERSION_PARAMS",
+    "InvalidJobParams",
+    "JobFinished",
+    "LeaseLost",
+    "ProjectNotFound",
+    "check_version_params",
+    "child_jobs",
+    "claim_job",
+    "claim_next_job",
+    "complete_job",
+    "create_job",
+    "enqueue_demo_generation",
+    "enqueue_job",
+    "fail_job",
+    "get_job",
+    "held_job",
+    "job_metric_rows",
+    "latest_child",
+    "list_jobs",
+    "mark_cancelled",
+    "record_progress",
+    "record_samples",
+    "release_job",
+    "renew_leases",
+    "request_cancel",
+    "requeue_expired",
+    "retry_or_fail",
+    "version_ids_for_jobs",
+]
