@@ -16,6 +16,7 @@ fi
 
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy"; mypy
+echo "== layers"; lint-imports
 echo "== tests on SQLite"
 RLHF_TEST_DB=sqlite pytest -q "$@"
 echo "== tests on PostgreSQL"
