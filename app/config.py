@@ -71,10 +71,6 @@ class Settings(BaseSettings):
     def model_dir(self) -> Path:
         return self.data_dir / "models"
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.resolved_database_url.startswith("sqlite")
-
     def ensure_secret_key(self) -> str:
         """The configured key, or one generated on first start and kept in the data directory."""
         if self.secret_key:

@@ -15,7 +15,17 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from app import redaction
-from app.api import exports, health, imports, jobs, labels, models, projects, stats, users
+from app.api import (
+    exports,
+    health,
+    imports,
+    jobs,
+    labels,
+    model_versions,
+    projects,
+    stats,
+    users,
+)
 from app.api.fast_lane import AnnotatorFastLane
 from app.config import REPO_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -138,7 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redaction.install()
 
     app.include_router(health.router)
-    for module in (projects, users, imports, exports, stats, labels, jobs, models):
+    for module in (projects, users, imports, exports, stats, labels, jobs, model_versions):
         app.include_router(module.router, prefix=API_PREFIX)
     for page in (auth, web_rate, web_jobs):
         app.include_router(page.router)

@@ -1,4 +1,5 @@
-"""The data model: typed SQLAlchemy 2 tables. Meanings are in DESIGN.md; migrations mirror this."""
+"""The data model: typed SQLAlchemy 2 tables on one declarative base. The migrations in
+migrations/versions build the same schema (tests/test_migrations.py compares them)."""
 
 from __future__ import annotations
 

@@ -27,9 +27,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.databases import fresh_database, migrated_engine  # noqa: E402
-from tests.processes import free_port, rlhf_env  # noqa: E402
-from tests.reliability.crash_load import run_chaos, seed, verify  # noqa: E402
+from harness.crash_load import run_chaos, seed, verify  # noqa: E402
+from harness.databases import fresh_database, migrated_engine  # noqa: E402
+from harness.processes import free_port, rlhf_env  # noqa: E402
 
 
 def main() -> int:

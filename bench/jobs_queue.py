@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 from app.db import make_sessionmaker  # noqa: E402
 from app.models import Job, Project  # noqa: E402
 from app.queries import jobs as job_queries  # noqa: E402
-from tests.databases import fresh_database, migrated_engine  # noqa: E402
+from harness.databases import fresh_database, migrated_engine  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.deps import get_db
 from app.main import create_app
-from tests.databases import backend, fresh_database, migrated_engine
+from harness.databases import backend, fresh_database, migrated_engine
 
 # Fixtures shared across directories: one live server and browser, one pool of workers.
 pytest_plugins = ["tests.live", "tests.worker.pool"]

@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from tests.databases import fresh_database, migrated_engine
-from tests.processes import free_port, wait_until_up
+from harness.databases import fresh_database, migrated_engine
+from harness.processes import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET_KEY = "live-server-secret-key-0123456789-abcdefghijkl"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.models import ApiToken, User
 from app.security import hash_api_token, verify_password
-from tests.databases import fresh_database
+from harness.databases import fresh_database
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, text
 
 from app.migrate import downgrade, upgrade
 from app.models import Base
-from tests.databases import fresh_database, migrated_engine
+from harness.databases import fresh_database, migrated_engine
 
 TABLES = {
     "users",

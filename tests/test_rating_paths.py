@@ -26,8 +26,8 @@ from app.content import MAX_TEXT_CHARS
 from app.db import session_scope
 from app.main import create_app
 from app.models import Label
+from harness.databases import fresh_database, migrated_engine
 from tests.auth_helpers import bearer, login
-from tests.databases import fresh_database, migrated_engine
 from tests.factories import make_comparison, make_project, make_token, make_user
 
 UNKNOWN = -1  # stands for a comparison id that does not exist

@@ -61,7 +61,7 @@ def register_directory(session: Session, settings: Settings, spec: Registration)
     """Publishes ``spec.source`` in the model store and adds its version to ``session``.
 
     A failure in here removes the published copy. The caller commits, and removes the copy
-    with ``discard`` if the commit fails (see ``app.cli.models``).
+    with ``discard`` if the commit fails (see ``app.cli.model_versions``).
     """
     source = spec.source
     _check_options(session, spec)

@@ -20,8 +20,8 @@ from app.config import Settings
 from app.db import session_scope
 from app.main import create_app
 from app.models import Role
+from harness.databases import fresh_database, migrated_engine
 from tests.auth_helpers import bearer
-from tests.databases import fresh_database, migrated_engine
 from tests.factories import make_token, make_user
 
 # The team's shared data lies beside the checkout: /work/shared next to /work/main, and next

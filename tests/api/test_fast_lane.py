@@ -22,8 +22,8 @@ from app.config import Settings
 from app.db import session_scope
 from app.main import create_app
 from app.models import ApiToken, Assignment, Comparison, Label, Role, User, utcnow
+from harness.databases import fresh_database, migrated_engine
 from tests.auth_helpers import bearer, login
-from tests.databases import fresh_database, migrated_engine
 from tests.factories import make_comparison, make_project, make_token, make_user
 
 pytestmark = pytest.mark.postgres_only  # the lane serves PostgreSQL only

@@ -15,8 +15,8 @@ from app import rating
 from app.models import Assignment, Comparison, Label, Role, utcnow
 from app.queries import labels as label_queries
 from app.queries import queue
+from harness.databases import fresh_database, migrated_engine
 from tests.auth_helpers import bearer, login
-from tests.databases import fresh_database, migrated_engine
 from tests.factories import make_comparison, make_label, make_project, make_token, make_user
 
 

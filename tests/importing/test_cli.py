@@ -14,8 +14,8 @@ import pytest
 from app.cli import main
 from app.config import get_settings
 from app.db import get_engine
+from harness.databases import fresh_database, migrated_engine
 from tests.api.committed import HH_FILES, SHARED_DATA
-from tests.databases import fresh_database, migrated_engine
 
 
 @pytest.fixture

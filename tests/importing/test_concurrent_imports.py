@@ -19,7 +19,7 @@ from app.importing.parsers import ImportFormat
 from app.importing.pipeline import ImportSummary, import_preferences
 from app.models import Comparison, Label, Prompt, Response
 from app.queries.content import get_or_create_prompt
-from tests.databases import fresh_database, migrated_engine
+from harness.databases import fresh_database, migrated_engine
 from tests.factories import make_project
 
 PAIRS = 600

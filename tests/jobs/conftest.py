@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import make_sessionmaker
-from tests.databases import fresh_database, migrated_engine
+from harness.databases import fresh_database, migrated_engine
 from tests.jobs.tiny_models import save_tiny_policy, save_tiny_reward_base
 from trainer.worker import run_worker
 

@@ -19,7 +19,7 @@ from app.cli import main
 from app.config import get_settings
 from app.db import get_engine
 from app.models import Comparison, Job, ModelVersion, Response
-from tests.databases import fresh_database, migrated_engine
+from harness.databases import fresh_database, migrated_engine
 from tests.factories import make_project
 from trainer.jobs.preference_files import read_preference_file
 

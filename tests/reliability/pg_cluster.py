@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.processes import free_port
+from harness.processes import free_port
 
 
 def _bin(name: str) -> str:

@@ -16,7 +16,7 @@ from app.main import create_app
 from app.models import Role
 from tests.auth_helpers import csrf_from, login
 from tests.factories import PASSWORD, make_comparison, make_project, make_user
-from tests.reliability.test_access_matrix import RULES, _seed, _url
+from tests.reliability.access_rules import RULES, seed_objects, url_of
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -32,13 +32,13 @@ def unsafe_routes(app: FastAPI) -> list[tuple[str, str]]:
 def test_every_form_and_cookie_api_call_needs_the_csrf_token(
     app: FastAPI, client: TestClient, db: Session
 ) -> None:
-    objects, _tokens, names = _seed(db)
+    objects, _tokens, names = seed_objects(db)
     good = login(client, names["admin"])
     routes = unsafe_routes(app)
     assert len(routes) >= 15
     wrong = good[:-1] + ("A" if good[-1] != "A" else "B")
     for n, (method, path) in enumerate(routes):
-        url = _url(path, objects)
+        url = url_of(path, objects)
         for given in (None, "", "not-the-token", wrong):
             # A request that is valid in every other way: only the token is missing or wrong.
             kwargs = RULES[(method, path)].body(objects, n)

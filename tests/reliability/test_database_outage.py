@@ -17,8 +17,8 @@ from app.config import Settings
 from app.db import make_engine
 from app.migrate import upgrade
 from app.models import Role
+from harness.processes import free_port, kill_group, rlhf_env, start_server
 from tests.factories import make_comparison, make_project, make_token, make_user
-from tests.processes import free_port, kill_group, rlhf_env, start_server
 from tests.reliability import pg_cluster
 
 pytestmark = [

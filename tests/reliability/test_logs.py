@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from app.models import Job, Role
 from app.queries import jobs as job_queries
 from app.queries import users as user_queries
-from tests.databases import backend, fresh_database, migrated_engine
+from harness.databases import backend, fresh_database, migrated_engine
+from harness.processes import free_port, kill_group, rlhf_env, start_server
 from tests.factories import make_comparison, make_project, make_token, make_user
-from tests.processes import free_port, kill_group, rlhf_env, start_server
 
 PASSWORD = "a-very-secret-password-7f3a"
 DB_PASSWORD = "db-secret-91c2"

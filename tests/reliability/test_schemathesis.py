@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.models import ModelVersion, Role
 from app.queries import jobs as job_queries
 from tests.factories import make_comparison, make_label, make_project, make_token, make_user
-from tests.reliability.test_access_matrix import RULES
+from tests.reliability.access_rules import RULES
 
 # Examples per operation and per kind of generation; the whole file stays well under a minute
 # or two per database on a shared 2-core machine.

@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from tests.databases import backend, fresh_database, migrated_engine
-from tests.processes import free_port, rlhf_env
-from tests.reliability.crash_load import run_chaos, seed, verify
+from harness.crash_load import run_chaos, seed, verify
+from harness.databases import backend, fresh_database, migrated_engine
+from harness.processes import free_port, rlhf_env
 
 ANNOTATORS = 64
 SECONDS = 20.0

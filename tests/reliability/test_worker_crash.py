@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from app.models import ModelVersion
 from app.queries import jobs as job_queries
+from harness.processes import kill_group
 from tests.jobs.seed import project_with_prompts
 from tests.jobs.tiny_models import save_tiny_policy, save_tiny_reward_base
-from tests.processes import kill_group
 from tests.worker.pool import Workers
 from trainer.jobs.store import ModelStore
 from trainer.ppo.checkpoint import CHECKPOINT_FILE

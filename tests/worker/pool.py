@@ -15,9 +15,9 @@ from sqlalchemy import Engine, update
 from app.db import make_sessionmaker
 from app.models import Job
 from app.queries import jobs as job_queries
-from tests.databases import fresh_database, migrated_engine
+from harness.databases import fresh_database, migrated_engine
+from harness.processes import kill_group, rlhf_env
 from tests.jobs.seed import labelled_project
-from tests.processes import kill_group, rlhf_env
 
 LEASE_S = 3
 

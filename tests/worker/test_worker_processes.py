@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from app.models import Job, ModelVersion
 from app.queries import jobs as job_queries
+from harness.processes import kill_group
 from tests.jobs.tiny_models import save_tiny_reward_base
-from tests.processes import kill_group
 from tests.worker.pool import Workers
 from trainer.jobs.store import ModelStore
 

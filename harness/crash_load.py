@@ -23,8 +23,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Comparison, Label, Role
-from tests.factories import make_comparison, make_project, make_token, make_user
-from tests.processes import kill_group, start_server
+from app.queries import content as content_queries
+from app.queries import projects as project_queries
+from app.queries import users as user_queries
+from harness.processes import kill_group, start_server
 
 # A request that gets no answer in this long is treated like a dropped connection.
 REQUEST_TIMEOUT_S = 15.0
@@ -42,15 +44,24 @@ class Seeded:
 
 def seed(engine: Engine, *, annotators: int, comparisons: int) -> Seeded:
     """A project every annotator may label in full, and one token per annotator."""
+    run = uuid.uuid4().hex[:8]
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        project = make_project(session, labels_per_comparison=annotators)
-        for _ in range(comparisons):
-            make_comparison(session, project)
+        project = project_queries.create_project(
+            session, name=f"crash load {run}", labels_per_comparison=annotators
+        )
+        for n in range(comparisons):
+            messages = [{"role": "user", "content": f"Question {n} of {run}?"}]
+            prompt = content_queries.get_or_create_prompt(session, project.id, messages, "load")
+            a, b = (
+                content_queries.get_or_create_response(session, prompt, f"Answer {side}.", "load")
+                for side in "AB"
+            )
+            content_queries.add_comparison(session, project.id, prompt, a, b, source="load")
         tokens = []
-        for _ in range(annotators):
+        for n in range(annotators):
             # No password: argon2 for 64 people would be the slowest part of the test.
-            user = make_user(session, role=Role.annotator, password=None)
-            tokens.append(make_token(session, user)[1])
+            user = user_queries.create_user(session, f"load{run}x{n}", Role.annotator, None)
+            tokens.append(user_queries.create_token(session, user, "load")[1])
         return Seeded(project_id=project.id, tokens=tokens)
 
 
