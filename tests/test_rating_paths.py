@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import rating
@@ -24,11 +23,12 @@ from app.api import fast_lane
 from app.config import Settings
 from app.content import MAX_TEXT_CHARS
 from app.db import session_scope
-from app.main import create_app
 from app.models import Label
-from harness.databases import fresh_database, migrated_engine
+from tests.api.committed import LiveApp, live
 from tests.auth_helpers import bearer, login
 from tests.factories import make_comparison, make_project, make_token, make_user
+
+__all__ = ["live"]  # a fixture: the committed app the fast lane serves
 
 UNKNOWN = -1  # stands for a comparison id that does not exist
 MISSING_ID = 2_000_000_000
@@ -208,45 +208,23 @@ class ApiPath(PagePath):
         return _api_answer(self.client.post("/api/v1/labels", json=body, headers=self.headers))
 
 
-@dataclass
-class Lane:
-    client: TestClient
-    engine: Engine
-    labels_written: list[int]
-
-
-@pytest.fixture(scope="module")
-def lane_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
-    """An app without overrides on a database of its own, where the fast lane applies."""
-    data_dir = tmp_path_factory.mktemp("paths")
-    with fresh_database(data_dir) as url:
-        migrated_engine(url, data_dir).dispose()
-        settings = Settings(
-            database_url=url, data_dir=data_dir, secret_key="paths-secret-key-0123456789abcdefgh"
-        )
-        app = create_app(settings)
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield Lane(client, app.state.engine, [])
-        app.state.engine.dispose()
-
-
 class LanePath:
     """`POST /api/v1/labels` with a Bearer token on PostgreSQL: the fast lane."""
 
-    def __init__(self, lane: Lane, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, lane: LiveApp, monkeypatch: pytest.MonkeyPatch) -> None:
         self.lane = lane
         with session_scope(lane.engine) as session:
             self.seeded = seed(session)
         self.headers = bearer(self.seeded.token)
         record = fast_lane.label_queries.record_label_for_token
+        self.labels_written: list[int] = []
 
         async def counted(*args: Any) -> Any:
             stored = await record(*args)
             if stored is not None:
-                lane.labels_written.append(stored.id)
+                self.labels_written.append(stored.id)
             return stored
 
-        lane.labels_written.clear()
         monkeypatch.setattr(fast_lane.label_queries, "record_label_for_token", counted)
 
     def start(self) -> None:
@@ -264,7 +242,7 @@ class LanePath:
             labels = list(session.scalars(query.order_by(Label.id)))
             session.expunge_all()
         # Every label stored came from the lane's own statement, not the full path's.
-        assert sorted(self.lane.labels_written) == [label.id for label in labels]
+        assert sorted(self.labels_written) == [label.id for label in labels]
         return labels
 
 
@@ -279,8 +257,9 @@ def api_path(client: TestClient, db: Session, settings: Settings) -> ApiPath:
 
 
 @pytest.fixture
-def lane_path(lane_app: Lane, monkeypatch: pytest.MonkeyPatch) -> LanePath:
-    return LanePath(lane_app, monkeypatch)
+def lane_path(live: LiveApp, monkeypatch: pytest.MonkeyPatch) -> LanePath:
+    """On an app without overrides (`live`), where the fast lane applies."""
+    return LanePath(live, monkeypatch)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -8,8 +8,9 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy.orm import Session
 
 from app.deps import SessionDep, TrainerUser
-from app.models import ModelKind, ModelVersion, Project
+from app.models import ModelKind, ModelVersion
 from app.queries import model_versions as version_queries
+from app.queries import projects as project_queries
 from app.schemas.jobs import ModelVersionPublic
 
 router = APIRouter(prefix="/models", tags=["models"])
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/models", tags=["models"])
 def version_public(session: Session, version: ModelVersion) -> ModelVersionPublic:
     public = ModelVersionPublic.model_validate(version)
     if version.project_id is not None:
-        project = session.get(Project, version.project_id)
+        project = project_queries.get_project(session, version.project_id)
         public.current = project is not None and version.id in (
             project.policy_version_id,
             project.reward_version_id,

@@ -20,10 +20,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 from sqlalchemy.orm import Session
 
-from app.models import ModelVersion, Role
-from app.queries import jobs as job_queries
-from tests.factories import make_comparison, make_label, make_project, make_token, make_user
-from tests.reliability.access_rules import RULES
+from app.models import Role
+from tests.reliability.access_rules import RULES, seed_objects
 
 # Examples per operation and per kind of generation; the whole file stays well under a minute
 # or two per database on a shared 2-core machine.
@@ -43,31 +41,18 @@ class Tally:
 
 
 def _seed(db: Session) -> tuple[dict[str, str], dict[str, int]]:
-    project = make_project(db, labels_per_comparison=2)
-    comparison = make_comparison(db, project)
-    make_label(db, comparison, annotator=make_user(db))
-    victim = make_user(db)
-    victim_token, _ = make_token(db, victim)
-    job = job_queries.enqueue_job(
-        db, project_id=project.id, kind="reward", params={}, max_attempts=3
-    )
-    version = ModelVersion(
-        project_id=project.id, kind="reward", name="r1", base_model="tiny", path="reward/x"
-    )
-    db.add(version)
-    db.flush()
-    tokens = {role.value: make_token(db, make_user(db, role=role))[1] for role in Role}
-    db.commit()
+    """A token per role, and the ids of real objects for each path parameter."""
+    objects, tokens, _names = seed_objects(db)
     ids = {
-        "project_id": project.id,
-        "comparison_id": comparison.id,
-        "job_id": job.id,
-        "version_id": version.id,
+        "project_id": objects.project,
+        "comparison_id": objects.comparison,
+        "job_id": objects.job,
+        "version_id": objects.version,
         # Someone else: an admin's case may deactivate this user, never the caller.
-        "user_id": victim.id,
-        "token_id": victim_token.id,
+        "user_id": objects.user,
+        "token_id": objects.token,
     }
-    return tokens, ids
+    return {role.value: tokens[role.value] for role in Role}, ids
 
 
 def test_no_server_errors_and_every_answer_matches_its_schema(app: FastAPI, db: Session) -> None:
