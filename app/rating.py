@@ -61,6 +61,11 @@ def shown_swapped(secret: str, user_id: int, comparison_id: int) -> bool:
     return bool(digest[0] & 1)
 
 
+def shown_swapped_in(state: Any, user_id: int, comparison_id: int) -> bool:
+    """`shown_swapped` with the key of the application whose `app.state` this is."""
+    return shown_swapped(swap_secret(state), user_id, comparison_id)
+
+
 def screen_to_stored(choice: str, swapped: bool) -> str:
     """The choice in the comparison's own order, from the one made about the screen's A and B.
 

@@ -114,10 +114,6 @@ class AnnotatorFastLane:
             self._pool = AsyncPgPool(libpq_conninfo(url), rating.DB_CONCURRENCY)
         return self._pool
 
-    def _shown_swapped(self, user_id: int, comparison_id: int) -> bool:
-        secret = rating.swap_secret(self.owner.state)
-        return rating.shown_swapped(secret, user_id, comparison_id)
-
     async def _next(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = NEXT_PATH.fullmatch(scope["path"])
         token = _bearer(scope)
@@ -168,7 +164,7 @@ class AnnotatorFastLane:
             prompt=orjson.Fragment(taken.messages_json),
             text_a=taken.text_a,
             text_b=taken.text_b,
-            swapped=self._shown_swapped(taken.user_id, taken.comparison_id),
+            swapped=rating.shown_swapped_in(self.owner.state, taken.user_id, taken.comparison_id),
             lease_expires_at=now + lease_for,
         )
 
@@ -214,7 +210,9 @@ class AnnotatorFastLane:
             return replay
         if not 0 < body.comparison_id <= MAX_ID or (project_id or 0) > MAX_ID:
             return replay
-        label = body.to_input(user_id, self._shown_swapped(user_id, body.comparison_id))
+        label = body.to_input(
+            user_id, rating.shown_swapped_in(self.owner.state, user_id, body.comparison_id)
+        )
         return ParsedLabel(label, token_hash, project_id, replay)
 
     async def _store_label(self, parsed: ParsedLabel) -> label_queries.StoredLabel | None:

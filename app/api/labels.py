@@ -69,10 +69,6 @@ async def in_db_thread(request: Request, work: Callable[[Session], T]) -> T:
     return await anyio.to_thread.run_sync(run, limiter=limiter)
 
 
-def _shown_swapped(request: Request, user_id: int, comparison_id: int) -> bool:
-    return rating.shown_swapped(rating.swap_secret(request.app.state), user_id, comparison_id)
-
-
 def current_rater(request: Request, session: Session) -> int:
     """The caller's user id if they may rate: a Bearer token, or the browser session + CSRF."""
     token = rating.bearer_token(request.headers.get("authorization", ""))
@@ -154,7 +150,7 @@ def _lease_pair(
         prompt=content.messages,
         text_a=content.text_a,
         text_b=content.text_b,
-        swapped=_shown_swapped(request, user_id, content.comparison_id),
+        swapped=rating.shown_swapped_in(request.app.state, user_id, content.comparison_id),
         lease_expires_at=leased.expires_at,
     )
 
@@ -213,7 +209,9 @@ def _label_and_next(
 def _store(
     body: LabelCreate, user_id: int, request: Request, session: Session
 ) -> tuple[label_queries.StoredLabel, bool]:
-    data = body.to_input(user_id, _shown_swapped(request, user_id, body.comparison_id))
+    data = body.to_input(
+        user_id, rating.shown_swapped_in(request.app.state, user_id, body.comparison_id)
+    )
     try:
         return label_queries.record_label(session, data)
     except label_queries.ComparisonNotFound as exc:

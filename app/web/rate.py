@@ -96,7 +96,7 @@ def rate_page(
     if leased is None:
         return _empty_page(request, user, [w for w in work if w.project_id != project], name)
     content = leased.content
-    swapped = _shown_swapped(request, user.id, content.comparison_id)
+    swapped = rating.shown_swapped_in(request.app.state, user.id, content.comparison_id)
     left, right = (content.text_b, content.text_a) if swapped else (content.text_a, content.text_b)
     return render(
         request,
@@ -119,10 +119,6 @@ def rate_page(
             "notice": NOTICES.get(notice or ""),
         },
     )
-
-
-def _shown_swapped(request: Request, user_id: int, comparison_id: int) -> bool:
-    return rating.shown_swapped(rating.swap_secret(request.app.state), user_id, comparison_id)
 
 
 def _time_spent(rendered_at: str) -> int | None:
@@ -176,7 +172,7 @@ def submit_rating(
     if not choice:
         return RedirectResponse(_rate_url(project_id, "choose"), status_code=303)
     # Recomputed here: the hidden shown_swapped field is only a courtesy to scripts.
-    swapped = _shown_swapped(request, user.id, comparison_id)
+    swapped = rating.shown_swapped_in(request.app.state, user.id, comparison_id)
     try:
         body = LabelCreate.model_validate(
             {
