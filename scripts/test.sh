@@ -17,8 +17,28 @@ fi
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy"; mypy
 echo "== layers"; lint-imports
-echo "== tests on SQLite"
-RLHF_TEST_DB=sqlite pytest -q "$@"
-echo "== tests on PostgreSQL"
-# Training maths and pure helpers do not touch the database: they ran once above.
-RLHF_TEST_DB=postgres pytest -q --ignore=tests/trainer -m "not nodb" "$@"
+# Training maths and pure helpers do not touch the database: they run once, in the SQLite pass.
+pg_args=(--ignore=tests/trainer -m "not nodb")
+if [[ -n "${RLHF_TEST_SERIAL:-}" ]]; then
+  echo "== tests on SQLite"; RLHF_TEST_DB=sqlite pytest -q "$@"
+  echo "== tests on PostgreSQL"; RLHF_TEST_DB=postgres pytest -q "${pg_args[@]}" "$@"
+  exit 0
+fi
+# The two passes share nothing (each makes its own databases, servers and browser), and most of
+# a test's time is one Python process waiting on another: side by side they take about the time
+# of the longer one. RLHF_TEST_SERIAL=1 runs them one after the other, output as it comes.
+logs=$(mktemp -d)
+echo "== tests on SQLite and on PostgreSQL, side by side (each pass's output follows when both end)"
+RLHF_TEST_DB=sqlite pytest -q "$@" >"$logs/sqlite.log" 2>&1 &
+sqlite_pid=$!
+RLHF_TEST_DB=postgres pytest -q "${pg_args[@]}" "$@" >"$logs/postgres.log" 2>&1 &
+postgres_pid=$!
+sqlite_rc=0; wait "$sqlite_pid" || sqlite_rc=$?
+postgres_rc=0; wait "$postgres_pid" || postgres_rc=$?
+# 5 is pytest's "nothing collected": arguments that name only tests of the other pass.
+(( sqlite_rc == 5 )) && sqlite_rc=0
+(( postgres_rc == 5 )) && postgres_rc=0
+echo "== tests on SQLite (exit $sqlite_rc)"; cat "$logs/sqlite.log"
+echo "== tests on PostgreSQL (exit $postgres_rc)"; cat "$logs/postgres.log"
+rm -rf "$logs"
+(( sqlite_rc == 0 && postgres_rc == 0 ))
