@@ -21,6 +21,7 @@ from app.api import (
     imports,
     jobs,
     labels,
+    leaderboard,
     model_versions,
     projects,
     stats,
@@ -148,7 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redaction.install()
 
     app.include_router(health.router)
-    for module in (projects, users, imports, exports, stats, labels, jobs, model_versions):
+    routers = (projects, users, imports, exports, stats, labels, jobs, model_versions, leaderboard)
+    for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     for page in (auth, web_rate, web_jobs):
         app.include_router(page.router)

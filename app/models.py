@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -195,6 +196,9 @@ class Response(Base):
     )
     # "import:hh", "import:pairs", "model", "demo", ...
     source: Mapped[str] = mapped_column(String(100))
+    # The named source of an imported response (a `pairs` row's model_a / model_b), for the
+    # leaderboard; responses a model version wrote name it by model_version_id instead.
+    model_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -222,6 +226,9 @@ class Comparison(Base):
     source: Mapped[str] = mapped_column(String(100), default="manual")
     # Human labels so far, kept with each label insert so the queue needs no aggregate.
     label_count: Mapped[int] = mapped_column(Integer, default=0)
+    # A blind evaluation pair (an `evaluate` job's): left out of reward training and of the
+    # trl export unless asked for, so that what measures the policy never trains it.
+    evaluation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     prompt: Mapped[Prompt] = relationship(lazy="raise")
@@ -354,4 +361,25 @@ class JobMetric(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     step: Mapped[int] = mapped_column(Integer)
     values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RewardScore(Base):
+    """A reward model version's score of one response: its verdicts on the leaderboard's
+    battles are the differences of these. Written by the worker; the server never scores."""
+
+    __tablename__ = "reward_scores"
+    __table_args__ = (UniqueConstraint("reward_version_id", "response_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reward_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    # The reward model's own uncertainty about the score (a standard deviation), when it
+    # gives one.
+    uncertainty: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

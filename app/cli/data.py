@@ -49,6 +49,11 @@ def register(commands: Any) -> None:
     exp.add_argument("--flag", action="append", default=[], choices=[f.value for f in Flag])
     exp.add_argument("--not-flag", action="append", default=[], choices=[f.value for f in Flag])
     exp.add_argument("--min-agreement", type=float, default=None)
+    exp.add_argument(
+        "--include-evaluation",
+        action="store_true",
+        help="trl schema: also export the labels of blind evaluation pairs",
+    )
     exp.set_defaults(handler=run_export)
 
     projects = commands.add_parser("projects", help="manage projects")
@@ -126,6 +131,7 @@ def run_export(args: argparse.Namespace) -> int:
             flagged=tuple(Flag(f) for f in args.flag),
             not_flagged=tuple(Flag(f) for f in args.not_flag),
             min_agreement=args.min_agreement,
+            include_evaluation=args.include_evaluation,
         ),
     )
     if options.fmt is FileFormat.parquet and args.output is None and sys.stdout.isatty():

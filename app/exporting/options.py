@@ -45,6 +45,9 @@ class ExportFilters:
     not_flagged: tuple[Flag, ...] = ()
     # Comparisons whose labels agree less than this (0..1) are left out.
     min_agreement: float | None = None
+    # The trl schema leaves out blind evaluation pairs unless this is set (the raw schema
+    # keeps every label).
+    include_evaluation: bool = False
 
 
 @dataclass(frozen=True)

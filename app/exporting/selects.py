@@ -127,7 +127,11 @@ def raw_count(conn: Connection, project_id: int, filters: ExportFilters) -> int:
 def _trl_outcomes(
     project_id: int, filters: ExportFilters
 ) -> tuple[Any, ColumnElement[str], ColumnElement[bool]]:
-    counts = aggregation.label_counts(project_id, label_conditions(filters))
+    conditions = label_conditions(filters)
+    if not filters.include_evaluation:
+        # Evaluation pairs measure policies; training on them would spoil the measurement.
+        conditions.append(Comparison.evaluation.is_(False))
+    counts = aggregation.label_counts(project_id, conditions)
     agreed = (
         aggregation.at_least(aggregation.winning_votes(counts), counts, filters.min_agreement)
         if filters.min_agreement is not None

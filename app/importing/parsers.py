@@ -36,7 +36,8 @@ def _plain(value: object) -> bool:
 
 
 def parse_pairs(record: dict[str, Any]) -> ParsedPair:
-    """`{"prompt": str | [messages], "response_a", "response_b", "label"?, "strength"?}`."""
+    """`{"prompt": str | [messages], "response_a", "response_b", "label"?, "strength"?,
+    "model_a"?, "model_b"?}`: the model names say where each response came from."""
     prompt: Any = record.get("prompt")
     first: Any = record.get("response_a")
     second: Any = record.get("response_b")
@@ -63,7 +64,33 @@ def parse_pairs(record: dict[str, Any]) -> ParsedPair:
             raise LineError(f"strength must be slightly or much, not {strength!r}")
         if choice is None or choice == Choice.same:
             raise LineError("strength needs a label of better or worse")
-    return ParsedPair(messages, first, second, choice, level, randomise=choice is not None)
+    return ParsedPair(
+        messages,
+        first,
+        second,
+        choice,
+        level,
+        randomise=choice is not None,
+        model_first=_model_name(record, "model_a"),
+        model_second=_model_name(record, "model_b"),
+    )
+
+
+MAX_MODEL_NAME_CHARS = 200
+
+
+def _model_name(record: dict[str, Any], key: str) -> str | None:
+    """The optional name of a response's source: a leaderboard entry, so short and printable."""
+    value = record.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise LineError(f"{key} must be a non-empty string naming the response's source")
+    if len(value) > MAX_MODEL_NAME_CHARS:
+        raise LineError(f"{key} has {len(value)} characters; at most {MAX_MODEL_NAME_CHARS}")
+    if not value.isprintable():
+        raise LineError(f"{key} contains control characters")
+    return value.strip()
 
 
 def parse_hh(record: dict[str, Any]) -> ParsedPair:

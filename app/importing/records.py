@@ -28,6 +28,9 @@ class ParsedPair:
     # Labelled rows get a random A/B order so that A is not always the chosen one; an
     # unlabelled pair keeps the order its author gave (A = baseline, B = candidate, say).
     randomise: bool = True
+    # Names of the sources of `first` and `second` (a `pairs` row's model_a and model_b).
+    model_first: str | None = None
+    model_second: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,9 @@ class ImportRow:
     pair_hash: str
     choice: Choice | None
     strength: Strength | None
+    # The sources of text_a and text_b: they travel with their texts when A and B swap.
+    model_a: str | None = None
+    model_b: str | None = None
 
 
 _FLIPPED = {Choice.better: Choice.worse, Choice.worse: Choice.better, Choice.same: Choice.same}
@@ -62,12 +68,14 @@ def to_row(line: int, pair: ParsedPair) -> ImportRow:
     first_hash, second_hash = text_hash(pair.first), text_hash(pair.second)
     digest = pair_hash(prompt_digest, first_hash, second_hash)
     text_a, text_b, hash_a, hash_b = pair.first, pair.second, first_hash, second_hash
+    model_a, model_b = pair.model_first, pair.model_second
     choice = pair.choice
     if pair.randomise:
         # Seeded by the order-free pair hash: a re-import lands on the same orientation.
         swap = (second_hash < first_hash) != bool(int(digest[-1], 16) & 1)
         if swap:
             text_a, text_b, hash_a, hash_b = text_b, text_a, hash_b, hash_a
+            model_a, model_b = model_b, model_a
             choice = flipped(choice) if choice is not None else None
     return ImportRow(
         line=line,
@@ -80,4 +88,6 @@ def to_row(line: int, pair: ParsedPair) -> ImportRow:
         pair_hash=digest,
         choice=choice,
         strength=pair.strength,
+        model_a=model_a,
+        model_b=model_b,
     )

@@ -78,7 +78,18 @@ class StagedWriter:
 
 
 StagedRow = tuple[
-    int, str, str | None, str, str | None, str, str | None, str, str | None, str | None
+    int,
+    str,
+    str | None,
+    str,
+    str | None,
+    str,
+    str | None,
+    str,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
 ]
 
 
@@ -100,13 +111,13 @@ def _first_of_each(rows: Sequence[ImportRow]) -> list[StagedRow]:
         if prompt not in prompts:
             prompts.add(prompt)
             messages = orjson.dumps(row.messages).decode()
-        text_a = text_b = None
+        text_a = text_b = name_a = name_b = None
         if (prompt, row.hash_a) not in responses:
             responses.add((prompt, row.hash_a))
-            text_a = row.text_a
+            text_a, name_a = row.text_a, row.model_a
         if (prompt, row.hash_b) not in responses:
             responses.add((prompt, row.hash_b))
-            text_b = row.text_b
+            text_b, name_b = row.text_b, row.model_b
         staged.append(
             (
                 row.line,
@@ -119,6 +130,8 @@ def _first_of_each(rows: Sequence[ImportRow]) -> list[StagedRow]:
                 row.pair_hash,
                 row.choice.value if row.choice is not None else None,
                 row.strength.value if row.strength is not None else None,
+                name_a,
+                name_b,
             )
         )
     return staged

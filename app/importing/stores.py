@@ -67,16 +67,20 @@ class CoreStore:
         )
         return {(pid, digest): rid for pid, digest, rid in rows}
 
-    def insert_responses(self, rows: Sequence[tuple[int, str, str]]) -> dict[tuple[int, str], int]:
+    def insert_responses(
+        self, rows: Sequence[tuple[int, str, str, str | None]]
+    ) -> dict[tuple[int, str], int]:
+        """Rows of (prompt id, content hash, text, source name or None)."""
         values = [
             {
                 "prompt_id": prompt_id,
                 "text": body,
                 "content_hash": digest,
                 "source": self.source,
+                "model_name": model_name,
                 "created_at": self.now,
             }
-            for prompt_id, digest, body in rows
+            for prompt_id, digest, body, model_name in rows
         ]
         stmt = self._insert(RESPONSES).returning(
             RESPONSES.c.prompt_id, RESPONSES.c.content_hash, RESPONSES.c.id

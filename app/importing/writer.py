@@ -94,14 +94,15 @@ class BulkWriter:
             find_first=self.find_first,
         )
 
-        texts: dict[tuple[int, str], str] = {}
+        # (text, source name) per response; a response repeated in the batch keeps its first.
+        texts: dict[tuple[int, str], tuple[str, str | None]] = {}
         for row in batch:
             prompt_id = prompt_ids[row.prompt_hash]
-            texts[(prompt_id, row.hash_a)] = row.text_a
-            texts[(prompt_id, row.hash_b)] = row.text_b
+            texts.setdefault((prompt_id, row.hash_a), (row.text_a, row.model_a))
+            texts.setdefault((prompt_id, row.hash_b), (row.text_b, row.model_b))
         response_ids, _ = _resolve(
             list(texts),
-            lambda keys: store.insert_responses([(p, h, texts[(p, h)]) for p, h in keys]),
+            lambda keys: store.insert_responses([(p, h, *texts[(p, h)]) for p, h in keys]),
             store.find_responses,
             find_first=self.find_first,
         )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.content import messages_hash, pair_hash, text_hash
 from app.models import Comparison, Prompt, Response
+from app.queries.held_out import training_prompts
 
 # The first key of pg_advisory_xact_lock(int, int) for project content locks; the second is
 # the project id. Any value works as long as nothing else in the database uses it.
@@ -80,8 +81,12 @@ def add_comparison(
     *,
     source: str,
     priority: int = 0,
+    evaluation: bool = False,
 ) -> tuple[Comparison, bool]:
-    """The comparison of these two responses, and whether it was created now."""
+    """The comparison of these two responses, and whether it was created now.
+
+    ``evaluation`` marks a blind evaluation pair (kept out of reward training and trl exports).
+    """
     lock_project_content(session, project_id)
     digest = pair_hash(prompt.content_hash, response_a.content_hash, response_b.content_hash)
     existing = session.scalar(
@@ -100,6 +105,7 @@ def add_comparison(
         priority=priority,
         source=source,
         label_count=0,
+        evaluation=evaluation,
     )
     session.add(comparison)
     session.flush()
@@ -109,9 +115,6 @@ def add_comparison(
 def project_prompts(
     session: Session, project_id: int, limit: int | None = None
 ) -> list[tuple[int, list[dict[str, str]]]]:
-    """(prompt id, messages) of the project's prompts, oldest first."""
-    query = select(Prompt.id, Prompt.messages).where(Prompt.project_id == project_id)
-    query = query.order_by(Prompt.id)
-    if limit is not None:
-        query = query.limit(limit)
-    return [(prompt_id, list(messages)) for prompt_id, messages in session.execute(query)]
+    """(prompt id, messages) of the project's prompts that training and generation may use,
+    oldest first: never its held-out evaluation prompts (`app.queries.held_out`)."""
+    return training_prompts(session, project_id, limit)

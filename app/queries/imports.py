@@ -28,9 +28,11 @@ _TABLES = (
 # statement has to sort hashes (text sorts cost microseconds a row) to find them.
 CREATE_STAGING = (
     f"DROP TABLE IF EXISTS {_TABLES}",
+    # na, nb: the names of the sources of A and B (a `pairs` row's model_a, model_b), staged
+    # with their response's text.
     "CREATE TEMPORARY TABLE import_rows (line integer NOT NULL, ph text NOT NULL, m text,"
-    " ha text NOT NULL, ta text, hb text NOT NULL, tb text, h text NOT NULL, c text, s text)"
-    " ON COMMIT DROP",
+    " ha text NOT NULL, ta text, hb text NOT NULL, tb text, h text NOT NULL, c text, s text,"
+    " na text, nb text) ON COMMIT DROP",
     # Ids resolved for the batch, so that each statement joins them instead of probing the
     # tables' indexes again; inserts fill them from RETURNING.
     "CREATE TEMPORARY TABLE import_known (h text NOT NULL, cid integer NOT NULL,"
@@ -50,7 +52,7 @@ DROP_STAGING = f"DROP TABLE IF EXISTS {_TABLES}"
 CLEAR_STAGING = (
     "TRUNCATE import_rows, import_known, import_prompts, import_responses, import_created"
 )
-COPY_ROWS = "COPY import_rows (line, ph, m, ha, ta, hb, tb, h, c, s) FROM STDIN"
+COPY_ROWS = "COPY import_rows (line, ph, m, ha, ta, hb, tb, h, c, s, na, nb) FROM STDIN"
 
 # Pairs stored already, found with one probe each. Run when the previous batch was mostly
 # duplicates (a re-import); on new data the probe would find nothing, and the statements
@@ -96,11 +98,12 @@ CROSS JOIN LATERAL (SELECT id FROM prompts
 
 INSERT_RESPONSES = f"""
 WITH created AS (
-  INSERT INTO responses (prompt_id, text, content_hash, source, created_at)
-  SELECT p.id, d.t, d.rh, %(source)s, %(now)s
-  FROM (SELECT n.ph, v.rh, v.t, n.line, v.side
+  INSERT INTO responses (prompt_id, text, content_hash, source, model_name, created_at)
+  SELECT p.id, d.t, d.rh, %(source)s, d.name, %(now)s
+  FROM (SELECT n.ph, v.rh, v.t, v.name, n.line, v.side
         FROM {_NEW_ROWS} n
-        CROSS JOIN LATERAL (VALUES (n.ha, n.ta, 0), (n.hb, n.tb, 1)) AS v(rh, t, side)
+        CROSS JOIN LATERAL (VALUES (n.ha, n.ta, n.na, 0), (n.hb, n.tb, n.nb, 1))
+          AS v(rh, t, name, side)
         WHERE v.t IS NOT NULL) d
   JOIN import_prompts p ON p.ph = d.ph
   ORDER BY d.line, d.side

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Comparison, Label, Prompt, Response
@@ -32,9 +32,13 @@ class PreferenceRow:
     strength: str | None
 
 
-def preference_rows(session: Session, project_id: int) -> list[PreferenceRow]:
+def preference_rows(
+    session: Session, project_id: int, *, include_evaluation: bool = False
+) -> list[PreferenceRow]:
     """Every label of the project, human and imported, oldest first (so a comparison's
-    labels stay in the order they were given)."""
+    labels stay in the order they were given). The labels of blind evaluation pairs only
+    with ``include_evaluation``: what measures a policy should not also train the reward
+    model that tunes it."""
     response_a = aliased(Response)
     response_b = aliased(Response)
     rows = session.execute(
@@ -52,7 +56,10 @@ def preference_rows(session: Session, project_id: int) -> list[PreferenceRow]:
         .join(Prompt, Comparison.prompt_id == Prompt.id)
         .join(response_a, Comparison.response_a_id == response_a.id)
         .join(response_b, Comparison.response_b_id == response_b.id)
-        .where(Comparison.project_id == project_id)
+        .where(
+            Comparison.project_id == project_id,
+            true() if include_evaluation else Comparison.evaluation.is_(False),
+        )
         .order_by(Label.id)
     ).all()
     return [

@@ -44,6 +44,9 @@ def export_options(
     min_agreement: Annotated[
         float | None, Query(ge=0, le=1, description="leave out comparisons whose labels agree less")
     ] = None,
+    include_evaluation: Annotated[
+        bool, Query(description="trl only: also export the labels of blind evaluation pairs")
+    ] = False,
 ) -> ExportOptions:
     return ExportOptions(
         schema=schema,
@@ -57,6 +60,7 @@ def export_options(
             flagged=tuple(flag or ()),
             not_flagged=tuple(not_flag or ()),
             min_agreement=min_agreement,
+            include_evaluation=include_evaluation,
         ),
     )
 

@@ -53,9 +53,12 @@ class RewardParams(_Params):
     checkpoint_every: int = Field(200, ge=1)
     log_every: int = Field(10, ge=1)
     min_labels: int = Field(2, ge=1, description="refuse to train on fewer labelled comparisons")
+    include_evaluation: bool = Field(
+        False, description="also train on the labels of blind evaluation pairs"
+    )
 
     def config_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"base_model", "min_labels"})
+        return self.model_dump(exclude={"base_model", "min_labels", "include_evaluation"})
 
 
 class GenerateParams(_Params):
@@ -160,11 +163,61 @@ class IterateParams(_Params):
         return self
 
 
+class EvaluateParams(_Params):
+    """Blind comparisons between policy versions: one response per version per prompt, paired
+    between versions in random A/B order, for annotators who are never told which is which."""
+
+    policy_version_ids: list[int] = Field(
+        min_length=2, max_length=16, description="two or more policy versions of the project"
+    )
+    prompts: list[PromptInput] | None = Field(
+        None, max_length=10_000, description="default: the project's held-out evaluation prompts"
+    )
+    max_prompts: int | None = Field(None, ge=1, le=100_000)
+    priority: int = Field(
+        10, description="queue priority of the evaluation pairs (generated pairs have 0)"
+    )
+    reward_version_id: int | None = Field(
+        None,
+        description="reward model whose verdicts are stored beside the humans'; default: the "
+        "project's current one (none: the pairs are not scored)",
+    )
+    max_new_tokens: int = Field(128, ge=1, le=8192)
+    temperature: float = Field(0.8, gt=0, le=10)
+    top_p: float = Field(0.95, gt=0, le=1)
+    seed: int = 0
+    batch_size: int = Field(8, ge=1, le=1024)
+    max_prompt_tokens: int = Field(512, ge=1, le=65536)
+
+    @model_validator(mode="after")
+    def _distinct_versions(self) -> EvaluateParams:
+        seen: set[int] = set()
+        for version_id in self.policy_version_ids:
+            if version_id in seen:
+                raise ValueError(f"policy_version_ids lists version {version_id} twice")
+            seen.add(version_id)
+        return self
+
+    def config_fields(self) -> dict[str, Any]:
+        """The generation settings (``GenerationConfig`` fields)."""
+        return self.model_dump(
+            include={
+                "max_new_tokens",
+                "temperature",
+                "top_p",
+                "seed",
+                "batch_size",
+                "max_prompt_tokens",
+            }
+        )
+
+
 PARAMS_BY_KIND: dict[str, type[_Params]] = {
     "reward": RewardParams,
     "generate": GenerateParams,
     "ppo": PPOParams,
     "iterate": IterateParams,
+    "evaluate": EvaluateParams,
 }
 
 
@@ -194,8 +247,13 @@ class IterateJobCreate(_JobCreateBase):
     params: IterateParams = Field(default_factory=IterateParams)
 
 
+class EvaluateJobCreate(_JobCreateBase):
+    kind: Literal["evaluate"]
+    params: EvaluateParams
+
+
 JobCreate = Annotated[
-    RewardJobCreate | GenerateJobCreate | PPOJobCreate | IterateJobCreate,
+    RewardJobCreate | GenerateJobCreate | PPOJobCreate | IterateJobCreate | EvaluateJobCreate,
     Field(discriminator="kind"),
 ]
 

@@ -39,7 +39,9 @@ def labelled_project(session: Session, *, comparisons: int = 12, ties: int = 2) 
 
 def project_with_prompts(session: Session, *, prompts: int = 4) -> Project:
     project = make_project(session, name=f"gen {uuid.uuid4().hex[:8]}")
-    for word in ["cats", "dogs", "rain", "tea", "snow", "boats", "stars", "bread"][:prompts]:
+    # Words whose prompts are training prompts: none falls in the held-out evaluation share
+    # (app/queries/held_out.py), so jobs see all of them.
+    for word in ["dogs", "rain", "boats", "stars", "bread", "owls", "moss", "kites"][:prompts]:
         make_prompt(
             session, project, messages=[{"role": "user", "content": f"tell me about {word}"}]
         )

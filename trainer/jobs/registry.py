@@ -15,6 +15,7 @@ HANDLERS: dict[str, str] = {
     "generate": "trainer.jobs.generate:run_generate",
     "ppo": "trainer.jobs.ppo:run_ppo",
     "iterate": "trainer.jobs.iterate:run_iterate",
+    "evaluate": "trainer.jobs.evaluate:run_evaluate",
 }
 
 

@@ -20,8 +20,11 @@ from trainer.reward.train import RewardConfig, train_reward_model
 MARGIN_BY_STRENGTH = {"slightly": 1 / 3, "much": 1.0}
 
 
-def preference_examples(session: Session, project_id: int) -> list[PreferenceExample]:
-    """Every label of the project (human and imported) as one example, grouped by comparison."""
+def preference_examples(
+    session: Session, project_id: int, *, include_evaluation: bool = False
+) -> list[PreferenceExample]:
+    """Every label of the project (human and imported) as one example, grouped by comparison;
+    the labels of blind evaluation pairs only when asked for."""
     return [
         PreferenceExample(
             prompt=row.prompt,
@@ -31,7 +34,9 @@ def preference_examples(session: Session, project_id: int) -> list[PreferenceExa
             margin=MARGIN_BY_STRENGTH.get(row.strength) if row.strength else None,
             group=row.comparison_id,
         )
-        for row in training_data.preference_rows(session, project_id)
+        for row in training_data.preference_rows(
+            session, project_id, include_evaluation=include_evaluation
+        )
     ]
 
 
@@ -41,7 +46,9 @@ def run_reward(run: JobRun) -> None:
     final = run.store.final_dir("reward", run.job.id)
     if not run.store.is_complete(final):
         with run.reading() as session:
-            examples = preference_examples(session, run.job.project_id)
+            examples = preference_examples(
+                session, run.job.project_id, include_evaluation=params.include_evaluation
+            )
         comparisons = len({e.group for e in examples})
         if comparisons < params.min_labels:
             raise JobError(
