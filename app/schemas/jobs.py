@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Params(BaseModel):
@@ -189,14 +189,15 @@ class EvaluateParams(_Params):
     batch_size: int = Field(8, ge=1, le=1024)
     max_prompt_tokens: int = Field(512, ge=1, le=65536)
 
-    @model_validator(mode="after")
-    def _distinct_versions(self) -> EvaluateParams:
+    @field_validator("policy_version_ids")
+    @classmethod
+    def _distinct_versions(cls, version_ids: list[int]) -> list[int]:
         seen: set[int] = set()
-        for version_id in self.policy_version_ids:
+        for version_id in version_ids:
             if version_id in seen:
                 raise ValueError(f"policy_version_ids lists version {version_id} twice")
             seen.add(version_id)
-        return self
+        return version_ids
 
     def config_fields(self) -> dict[str, Any]:
         """The generation settings (``GenerationConfig`` fields)."""
