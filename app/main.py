@@ -34,6 +34,7 @@ from app.deps import LoginRequired
 from app.middleware import BodySizeLimit, SecurityHeaders
 from app.web import auth
 from app.web import jobs as web_jobs
+from app.web import models as web_models
 from app.web import rate as web_rate
 from app.web.templating import render
 
@@ -152,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (projects, users, imports, exports, stats, labels, jobs, model_versions, leaderboard)
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
-    for page in (auth, web_rate, web_jobs):
+    for page in (auth, web_rate, web_jobs, web_models):
         app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=str(REPO_ROOT / "static")), name="static")
 
