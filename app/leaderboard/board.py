@@ -147,31 +147,45 @@ def _cached_leaderboard(
     index = {s: i for i, s in enumerate(sources)}
     k = len(sources)
 
-    # Cells: (i, j, score of i) with i < j, so each pair's three outcomes are three cells.
-    cells: dict[tuple[int, int, float], int] = {}
+    # Outcomes per pair (i < j): i won, tied, j won. Battles are resampled as the counts of
+    # these cells, which is what drawing battles with replacement amounts to.
+    pairs: dict[tuple[int, int], int] = {}
+    outcomes: list[list[int]] = []
     tally = np.zeros((k, 3), dtype=np.int64)  # wins, losses, ties per source
     for b in battles:
         i, j = index[b.a], index[b.b]
-        score_a = {WORSE: 1.0, SAME: 0.5, BETTER: 0.0}[b.choice]
+        # The choice is B compared with A: "worse" means A won.
+        column = {WORSE: 0, SAME: 1, BETTER: 2}[b.choice]
         if i > j:
-            i, j, score_a = j, i, 1.0 - score_a
-        cells[(i, j, score_a)] = cells.get((i, j, score_a), 0) + b.count
-        for who, score in ((i, score_a), (j, 1.0 - score_a)):
-            tally[who, 0 if score == 1.0 else 1 if score == 0.0 else 2] += b.count
-    keys = list(cells)
-    counts = np.array([cells[c] for c in keys], dtype=np.int64)  # (C,)
-    # Each cell's contribution to the (K, K) score matrix, flattened: (C, K * K).
-    to_wins = np.zeros((len(keys), k * k))
-    for c, (i, j, score_i) in enumerate(keys):
-        to_wins[c, i * k + j] = score_i
-        to_wins[c, j * k + i] = 1.0 - score_i
-
+            i, j, column = j, i, 2 - column
+        if (i, j) not in pairs:
+            pairs[(i, j)] = len(outcomes)
+            outcomes.append([0, 0, 0])
+        outcomes[pairs[(i, j)]][column] += b.count
+        won, lost = (i, j) if column == 0 else (j, i)
+        if column == 1:
+            tally[i, 2] += b.count
+            tally[j, 2] += b.count
+        else:
+            tally[won, 0] += b.count
+            tally[lost, 1] += b.count
+    first = np.array([i for i, _ in pairs])  # (P,)
+    second = np.array([j for _, j in pairs])  # (P,)
+    counts = np.array(outcomes, dtype=np.int64)  # (P, 3)
     total = int(counts.sum())
-    theta = fit_strengths((counts @ to_wins).reshape(k, k))  # (K,)
+
+    def scores(cells: np.ndarray) -> FloatArray:
+        """(..., P, 3) outcome counts -> (..., K, K) score matrices (ties count half)."""
+        out = np.zeros((*cells.shape[:-2], k, k))
+        out[..., first, second] = cells[..., 0] + 0.5 * cells[..., 1]
+        out[..., second, first] = cells[..., 2] + 0.5 * cells[..., 1]
+        return out
+
+    theta = fit_strengths(scores(counts))  # (K,)
     rng = np.random.default_rng(seed)
-    # Resampling battles with replacement is drawing the cell counts from a multinomial.
-    resampled = rng.multinomial(total, counts / total, size=rounds)  # (R, C)
-    boot = fit_strengths((resampled @ to_wins).reshape(rounds, k, k))  # (R, K)
+    flat = counts.reshape(-1)  # (P * 3,)
+    resampled = rng.multinomial(total, flat / total, size=rounds)  # (R, P * 3)
+    boot = fit_strengths(scores(resampled.reshape(rounds, -1, 3)))  # (R, K)
 
     tail = 100 * (1 - confidence) / 2
     ratings, boot_ratings = to_rating(theta), to_rating(boot)

@@ -3,10 +3,24 @@
 The one place that decides what a project's leaderboard is (which reward model stands beside
 the humans, which version is the base): the API, the models page and the CLI all call
 ``project_leaderboard``.
+
+Caching between labels, in two layers, each process its own:
+
+- The battle counts of a project are kept with the watermarks they were counted at (newest
+  label id, newest reward score id, the versions). A request first reads the watermarks
+  (three index lookups); unchanged, the counts are reused; when only new labels arrived,
+  only those are counted and added. Anything else (a new reward score, a version deleted)
+  counts everything again, and so does every request once the counts are REFRESH_S old,
+  which bounds what an unusual change (a label deleted, an older transaction committing a
+  lower id late) can leave stale.
+- The ratings are a pure function of those counts, memoised in ``board.leaderboard``.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -40,9 +54,7 @@ def project_leaderboard(
     """Raises ``LookupError`` when ``base_version_id`` is not a policy version of the project."""
     base = _base(session, project, base_version_id)
     reward = battle_queries.current_reward_version(session, project)
-    rows = battle_queries.battle_counts(
-        session, project.id, reward_version_id=reward.id if reward else None
-    )
+    rows = _battle_rows(session, project, reward.id if reward else None)
     battles = [
         Battle(
             _source(r.version_a, r.name_a),
@@ -84,3 +96,73 @@ def _base(session: Session, project: Project, version_id: int | None) -> ModelVe
     if version is None or version.kind != "policy" or version.project_id not in (None, project.id):
         raise LookupError(f"no policy version {version_id} in project {project.id}")
     return version
+
+
+REFRESH_S = 60.0
+MAX_CACHED_PROJECTS = 256
+
+BattleKey = tuple[int | None, str | None, int | None, str | None, str, str | None]
+
+
+@dataclass(frozen=True)
+class _Counted:
+    marks: battle_queries.Watermarks
+    rows: Counter[BattleKey]
+    counted_at: float
+
+
+_counted: dict[tuple[object, ...], _Counted] = {}
+_counted_lock = threading.Lock()
+
+
+def _battle_rows(
+    session: Session, project: Project, reward_version_id: int | None
+) -> list[battle_queries.BattleRow]:
+    marks = battle_queries.watermarks(session)
+    # The database and the project's creation time are in the key: ids repeat across test
+    # databases, and on SQLite after a rolled-back transaction.
+    key = (str(session.get_bind().engine.url), project.id, project.created_at, reward_version_id)
+    with _counted_lock:
+        cached = _counted.get(key)
+    now = time.monotonic()
+    if (
+        cached is not None
+        and now - cached.counted_at < REFRESH_S
+        and cached.marks.score_id == marks.score_id
+        and cached.marks.versions == marks.versions
+        and cached.marks.label_id <= marks.label_id
+    ):
+        rows = cached.rows
+        if marks.label_id > cached.marks.label_id:
+            rows = rows + _counter(
+                battle_queries.battle_counts(
+                    session,
+                    project.id,
+                    reward_version_id=reward_version_id,
+                    after_label_id=cached.marks.label_id,
+                    up_to_label_id=marks.label_id,
+                )
+            )
+        counted = _Counted(marks, rows, cached.counted_at)
+    else:
+        rows = _counter(
+            battle_queries.battle_counts(
+                session,
+                project.id,
+                reward_version_id=reward_version_id,
+                up_to_label_id=marks.label_id,
+            )
+        )
+        counted = _Counted(marks, rows, now)
+    with _counted_lock:
+        if len(_counted) >= MAX_CACHED_PROJECTS and key not in _counted:
+            _counted.pop(next(iter(_counted)))
+        _counted[key] = counted
+    return [battle_queries.BattleRow(*k, n) for k, n in rows.items()]
+
+
+def _counter(rows: list[battle_queries.BattleRow]) -> Counter[BattleKey]:
+    counts: Counter[BattleKey] = Counter()
+    for row in rows:
+        counts[tuple(row[:-1])] += row.labels  # type: ignore[index]
+    return counts

@@ -55,10 +55,13 @@ def battle_counts(
     *,
     reward_version_id: int | None = None,
     annotator_ids: Collection[int] | None = None,
+    after_label_id: int | None = None,
+    up_to_label_id: int | None = None,
 ) -> list[BattleRow]:
     """The project's battles, aggregated; ``reward_choice`` is that reward version's verdict
     (None where it scored neither response or only one). ``annotator_ids`` keeps only the
-    labels of those people (imported labels, which have none, are then left out)."""
+    labels of those people (imported labels, which have none, are then left out);
+    ``after_label_id`` and ``up_to_label_id`` bound the label ids counted."""
     columns: list[Any] = [
         ResponseA.model_version_id,
         ResponseA.model_name,
@@ -95,12 +98,37 @@ def battle_counts(
         )
     if annotator_ids is not None:
         query = query.where(Label.annotator_id.in_(list(annotator_ids)))
+    if after_label_id is not None:
+        query = query.where(Label.id > after_label_id)
+    if up_to_label_id is not None:
+        query = query.where(Label.id <= up_to_label_id)
     rows = []
     for row in session.execute(query):
         va, na, vb, nb, choice = row[:5]
         reward_choice = row[5] if reward_version_id is not None else None
         rows.append(BattleRow(va, na, vb, nb, str(choice), reward_choice, int(row[-1])))
     return rows
+
+
+class Watermarks(NamedTuple):
+    """What changes when the battles may have changed: the newest label, the newest reward
+    score, and the model versions (a deleted version's responses lose their source). Each is
+    one index lookup, however large the tables."""
+
+    label_id: int
+    score_id: int
+    versions: tuple[int, int]
+
+
+def watermarks(session: Session) -> Watermarks:
+    label_id = session.scalar(select(func.max(Label.id)))
+    score_id = session.scalar(select(func.max(RewardScore.id)))
+    versions = session.execute(select(func.max(ModelVersion.id), func.count())).one()
+    return Watermarks(
+        label_id=int(label_id or 0),
+        score_id=int(score_id or 0),
+        versions=(int(versions[0] or 0), int(versions[1] or 0)),
+    )
 
 
 def base_policy(session: Session, project: Project) -> ModelVersion | None:

@@ -113,3 +113,31 @@ def test_evaluation_pairs_are_marked(db: Session) -> None:
     base = make_version(db, project, name="base")
     comparison = make_battle(db, project, a=base, b="other", choices=[])
     assert db.get(Comparison, comparison.id).evaluation is True  # type: ignore[union-attr]
+
+
+def test_counts_follow_new_labels_and_scores_between_requests(
+    client: TestClient, db: Session
+) -> None:
+    """The battle counts are cached between requests and brought up to date by the labels
+    added since (app/leaderboard/project.py)."""
+    headers = _headers(db)
+    project = make_project(db)
+    base = make_version(db, project, name="base")
+    tuned = make_version(db, project, name="tuned", parent=base)
+    reward = make_version(db, project, name="reward", kind="reward")
+    project.reward_version_id = reward.id
+    first = make_battle(db, project, a=base, b=tuned, choices=["better"])
+    assert {m["name"]: m["wins"] for m in _board(client, project.id, headers)["models"]} == {
+        "tuned": 1,
+        "base": 0,
+    }
+    make_battle(db, project, a=tuned, b=base, choices=["better", "better"])
+    body = _board(client, project.id, headers)
+    assert {m["name"]: m["wins"] for m in body["models"]} == {"tuned": 1, "base": 2}
+    assert body["reward_model"]["battles"] == 0
+    store_reward_scores(
+        db, reward.id, [(first.response_a_id, 0.0, None), (first.response_b_id, 1.0, None)]
+    )
+    body = _board(client, project.id, headers)
+    assert body["reward_model"]["battles"] == 1 and body["reward_model"]["agreement"] == 1.0
+    assert body["battles"] == 3
