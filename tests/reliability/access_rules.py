@@ -107,6 +107,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/jobs/{job_id}/metrics"): Rule(TRAINERS),
     ("GET", "/api/v1/models"): Rule(TRAINERS),
     ("GET", "/api/v1/models/{version_id}"): Rule(TRAINERS),
+    ("GET", "/api/v1/projects/{project_id}/leaderboard"): Rule(TRAINERS),
     ("GET", "/"): Rule(PUBLIC),
     ("GET", "/login"): Rule(PUBLIC),
     ("POST", "/login"): Rule(
@@ -131,6 +132,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/jobs/{job_id}"): Rule(TRAINERS),
     ("POST", "/jobs/{job_id}/cancel"): Rule(TRAINERS),
+    ("GET", "/models"): Rule(TRAINERS),
 }
 
 
