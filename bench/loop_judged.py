@@ -268,8 +268,8 @@ def main() -> None:
     rows = {m["model_version_id"]: m for m in board["models"]}
     row = rows.get(tuned.id)
     print()
-    print(f"judge {judge_version.name}: held-out accuracy {judge_accuracy}")
-    print(f"proxy {proxy.name}: held-out accuracy {proxy_accuracy}")
+    print(f"judge (project judge, {judge_version.name}): held-out accuracy {judge_accuracy}")
+    print(f"proxy (project loop, {proxy.name}): held-out accuracy {proxy_accuracy}")
     print(f"evaluation pairs: {pairs} (identical {evaluate.metrics.get('identical')}, "
           f"empty {evaluate.metrics.get('empty')}), labelled by the judge: {labelled}")  # fmt: skip
     if row is None:

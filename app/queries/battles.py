@@ -131,6 +131,20 @@ def watermarks(session: Session) -> Watermarks:
     )
 
 
+def evaluation_source(job_id: int) -> str:
+    """The ``source`` of the comparisons an evaluate job makes."""
+    return f"evaluate:job-{job_id}"
+
+
+def evaluation_pairs_of_job(session: Session, job_id: int) -> int:
+    made = session.scalar(
+        select(func.count())
+        .select_from(Comparison)
+        .where(Comparison.source == evaluation_source(job_id))
+    )
+    return int(made or 0)
+
+
 def base_policy(session: Session, project: Project) -> ModelVersion | None:
     """The policy the project's versions grew from: the root of its current policy's lineage,
     else its oldest policy version without a parent."""

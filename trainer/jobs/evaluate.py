@@ -19,7 +19,11 @@ from sqlalchemy.orm import Session
 from app.content import ContentError, check_text
 from app.models import ModelKind, Project, Prompt, Response
 from app.queries import jobs as job_queries
-from app.queries.battles import current_reward_version
+from app.queries.battles import (
+    current_reward_version,
+    evaluation_pairs_of_job,
+    evaluation_source,
+)
 from app.queries.content import add_comparison, get_or_create_response
 from app.queries.held_out import evaluation_prompts
 from app.schemas.jobs import EvaluateParams
@@ -145,11 +149,13 @@ def _write_pairs(
                     prompt,
                     a,
                     b,
-                    source=f"evaluate:job-{run.job.id}",
+                    source=evaluation_source(run.job.id),
                     priority=params.priority,
                     evaluation=True,
                 )
                 counts["created" if new else "duplicates"] += 1
+        # Counted from the table: an earlier attempt of this job may have made some.
+        counts["created"] = evaluation_pairs_of_job(session, run.job.id)
     return {
         "prompts": float(len(prompts)),
         "versions": float(len(versions)),
