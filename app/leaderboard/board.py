@@ -185,7 +185,7 @@ def _cached_leaderboard(
     rng = np.random.default_rng(seed)
     flat = counts.reshape(-1)  # (P * 3,)
     resampled = rng.multinomial(total, flat / total, size=rounds)  # (R, P * 3)
-    boot = fit_strengths(scores(resampled.reshape(rounds, -1, 3)))  # (R, K)
+    boot = fit_strengths(scores(resampled.reshape(rounds, -1, 3)), start=theta)  # (R, K)
 
     tail = 100 * (1 - confidence) / 2
     ratings, boot_ratings = to_rating(theta), to_rating(boot)
