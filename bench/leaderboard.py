@@ -107,8 +107,8 @@ def seed_database(url: str, data_dir: Path, args: argparse.Namespace) -> tuple[o
     from app.config import Settings
     from app.db import make_sessionmaker
     from app.models import Comparison, Label, ModelVersion, Project, Prompt, Response, Role
-    from tests.databases import migrated_engine
-    from tests.factories import make_token, make_user
+    from app.queries.users import create_token, create_user
+    from harness.databases import migrated_engine
 
     engine = migrated_engine(url, data_dir)
     sessions = make_sessionmaker(engine)
@@ -127,8 +127,8 @@ def seed_database(url: str, data_dir: Path, args: argparse.Namespace) -> tuple[o
         session.add_all(versions)
         session.flush()
         vid = [v.id for v in versions]
-        user = make_user(session, username=f"bench{uuid.uuid4().hex[:6]}", role=Role.admin)
-        _, token = make_token(session, user)
+        user = create_user(session, f"bench{uuid.uuid4().hex[:6]}", Role.admin, None)
+        _, token = create_token(session, user, "bench")
         project_id = project.id
         chunk = 10_000
         for start in range(0, args.battles, chunk):

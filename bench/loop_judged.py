@@ -18,8 +18,8 @@ HH data and the default models:
     .venv/bin/python bench/loop_judged.py --workdir /tmp/loop [--records 0] [--ppo-steps 40]
         [--eval-prompts 256] [--threads 2]
 
-``--tiny`` swaps the default models for tiny random ones and shrinks everything, to check
-the plumbing in a minute (its numbers mean nothing).
+``--smoke`` shrinks every step, and ``--policy-model DIR --reward-base DIR`` swap the default
+models (tiny random ones, say), to check the plumbing in a minute (its numbers mean nothing).
 
 Labelling: ``rlhf simulate`` is the quality-control issue's command; until it is on this
 branch, ``judge_labels`` below is the same loop (take the next pair, answer by the judge,
@@ -60,7 +60,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--kl-coef", type=float, default=0.05)
     p.add_argument("--eval-prompts", type=int, default=256, help="held-out prompts evaluated")
     p.add_argument("--eval-new-tokens", type=int, default=48)
-    p.add_argument("--tiny", action="store_true", help="tiny random models: a plumbing check")
+    p.add_argument("--policy-model", help="policy to start from (default: the default policy)")
+    p.add_argument("--reward-base", help="reward models' base (default: the default)")
+    p.add_argument("--smoke", action="store_true", help="a few steps of everything")
     return p.parse_args()
 
 
@@ -150,8 +152,8 @@ def main() -> None:
     from app.queries import model_versions as version_queries
     from app.queries import projects as project_queries
     from app.queries.held_out import evaluation_prompts, training_prompts
-    from tests.databases import migrated_engine
-    from tests.factories import make_token, make_user
+    from app.queries.users import create_token, create_user
+    from harness.databases import migrated_engine
     from trainer.judging import RewardJudge
 
     overrides: dict[str, Any] = {}
@@ -171,12 +173,12 @@ def main() -> None:
         "max_prompt_tokens": args.prompt_tokens * 4,
         "temperature": 0.7,
     }
-    if args.tiny:
-        from tests.jobs.tiny_models import save_tiny_policy, save_tiny_reward_base
-
-        overrides["policy_model"] = str(save_tiny_policy(work / "tiny-policy"))
-        reward_params["base_model"] = str(save_tiny_reward_base(work / "tiny-reward"))
+    if args.policy_model:
+        overrides["policy_model"] = args.policy_model
+    if args.reward_base:
+        reward_params["base_model"] = args.reward_base
         reward_params["max_length"] = 128
+    if args.smoke:
         ppo.update(total_steps=2, batch_size=4, response_length=8, eval_prompts=2, lora_r=4,
                    lora_alpha=8)  # fmt: skip
         evaluation.update(max_new_tokens=8, max_prompts=min(args.eval_prompts, 16))
@@ -242,10 +244,10 @@ def main() -> None:
     print("4. the judge labels the evaluation pairs through the API", flush=True)
     judge = RewardJudge(judge_path)
     with sessions() as session, session.begin():
-        rater = make_user(session, username="judge-rater", role=Role.annotator)
-        admin = make_user(session, username="loop-admin", role=Role.admin)
-        _, rater_token = make_token(session, rater)
-        _, admin_token = make_token(session, admin)
+        rater = create_user(session, "judge-rater", Role.annotator, None)
+        admin = create_user(session, "loop-admin", Role.admin, None)
+        _, rater_token = create_token(session, rater, "loop")
+        _, admin_token = create_token(session, admin, "loop")
     with TestClient(create_app(settings)) as client:
         labelled = judge_labels(
             client, ids["loop"], {"Authorization": f"Bearer {rater_token}"}, judge, pairs

@@ -7,11 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-<<<<<<< HEAD
-from app.cli import data, demo, model_versions, people, server, training
-=======
-from app.cli import data, demo, evaluation, models, people, server, training
->>>>>>> 53e8d70 (rlhf leaderboard; reward-model judge for simulated raters (trainer/judging.py); bench/loop_judged.py (judge half, proxy half, iterate, evaluate, judge labels through the API, leaderboard); access matrix entries for the new routes)
+from app.cli import data, demo, evaluation, model_versions, people, server, training
 from app.cli.errors import CommandError
 from app.config import get_settings
 
@@ -19,11 +15,7 @@ from app.config import get_settings
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlhf", description="RLHF Studio")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-<<<<<<< HEAD
-    for module in (server, people, data, training, model_versions, demo):
-=======
-    for module in (server, people, data, training, models, demo, evaluation):
->>>>>>> 53e8d70 (rlhf leaderboard; reward-model judge for simulated raters (trainer/judging.py); bench/loop_judged.py (judge half, proxy half, iterate, evaluate, judge labels through the API, leaderboard); access matrix entries for the new routes)
+    for module in (server, people, data, training, model_versions, demo, evaluation):
         module.register(commands)
     return parser
 

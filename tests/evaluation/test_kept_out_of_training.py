@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db import session_scope
 from app.models import Project
+from app.queries.content import project_prompts
 from app.queries.held_out import (
     HELD_OUT_SHARE,
     evaluation_prompts,
@@ -19,7 +20,6 @@ from app.queries.held_out import (
 from tests.api.committed import LiveApp, live
 from tests.evaluation.seed import make_battle, make_version
 from tests.factories import make_project, make_prompt
-from trainer.jobs.prompts import project_prompts
 from trainer.jobs.reward import preference_examples
 
 __all__ = ["live"]
