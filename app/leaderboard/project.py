@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from app.leaderboard.board import Battle, Board, Source, leaderboard
-from app.models import ModelVersion, Project
+from app.models import ModelKind, ModelVersion, Project
 from app.queries import battles as battle_queries
+from app.queries.model_versions import UnusableVersion, usable_version
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,10 @@ def _source(version_id: int | None, name: str | None) -> Source:
 def _base(session: Session, project: Project, version_id: int | None) -> ModelVersion | None:
     if version_id is None:
         return battle_queries.base_policy(session, project)
-    version = session.get(ModelVersion, version_id)
-    if version is None or version.kind != "policy" or version.project_id not in (None, project.id):
-        raise LookupError(f"no policy version {version_id} in project {project.id}")
-    return version
+    try:
+        return usable_version(session, version_id, ModelKind.policy, project.id)
+    except UnusableVersion as exc:
+        raise LookupError(str(exc)) from None
 
 
 REFRESH_S = 60.0
