@@ -355,3 +355,7 @@ class JobMetric(Base):
     step: Mapped[int] = mapped_column(Integer)
     values: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The rollup tables share this metadata (migrations and their drift test see them).
+from app import rollup_tables  # noqa: E402, F401
