@@ -32,9 +32,10 @@ from app.config import REPO_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.deps import LoginRequired
 from app.middleware import BodySizeLimit, SecurityHeaders
-from app.web import auth
+from app.web import auth, docs, people, quality, transfer
 from app.web import jobs as web_jobs
 from app.web import models as web_models
+from app.web import projects as web_projects
 from app.web import rate as web_rate
 from app.web.templating import render
 
@@ -43,8 +44,12 @@ log = logging.getLogger("rlhf.server")
 API_PREFIX = "/api/v1"
 
 
+def _wants_html_path(path: str) -> bool:
+    return not path.startswith(API_PREFIX) and path != "/healthz"
+
+
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith(API_PREFIX) and request.url.path != "/healthz"
+    return _wants_html_path(request.url.path)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -135,7 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="RLHF Studio",
         version="0.1.0",
         description="Human preference collection, reward modelling and PPO in one loop.",
-        docs_url="/docs",
+        # Served by app.web.docs from local files: no CDN, works offline.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -153,13 +159,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (projects, users, imports, exports, stats, labels, jobs, model_versions, leaderboard)
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
-    for page in (auth, web_rate, web_jobs, web_models):
+    pages = (auth, docs, web_rate, web_jobs, web_projects, transfer, quality, people, web_models)
+    for page in pages:
         app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=str(REPO_ROOT / "static")), name="static")
+    app.mount(docs.ASSETS_URL, StaticFiles(directory=str(docs.assets_dir())), name="docs-assets")
 
     def body_limit(path: str) -> int:
-        if path.startswith(API_PREFIX) and path.endswith("/import"):
-            return settings.max_import_bytes
+        if path.endswith("/import"):
+            # The browser's form wraps the file in multipart headers: a file at the limit fits.
+            return settings.max_import_bytes + (0 if path.startswith(API_PREFIX) else 64_000)
         return settings.max_body_bytes
 
     # Added last runs first: the size limit and headers wrap everything, sessions included.
@@ -172,7 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.https,
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodySizeLimit, limit_for=body_limit)
+    app.add_middleware(BodySizeLimit, limit_for=body_limit, html_for=_wants_html_path)
     # Outermost: the two annotator requests that carry nearly all the load skip the rest.
     app.add_middleware(AnnotatorFastLane, owner=app)
     return app

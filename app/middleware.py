@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 from collections.abc import Callable
 
@@ -13,11 +14,13 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-# Swagger UI bootstraps with an inline script and loads its bundle from a CDN.
+# The API docs load their bundles from this server (app/web/docs.py) and start from a script
+# file, so scripts stay 'self' only; Swagger UI and ReDoc set inline styles, and ReDoc's
+# search runs in a worker made from a blob.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
-    "https://fastapi.tiangolo.com; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
 
 
@@ -28,15 +31,23 @@ class BodyTooLarge(Exception):
 class BodySizeLimit:
     """Refuses bodies over the limit with 413, whether or not Content-Length was declared."""
 
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit_for: Callable[[str], int],
+        html_for: Callable[[str], bool] = lambda _path: False,
+    ) -> None:
         self.app = app
         self.limit_for = limit_for
+        # Pages get a page that says what happened; API callers get JSON.
+        self.html_for = html_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
+        answer = _send_html if self.html_for(scope["path"]) else _send_json
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -45,7 +56,7 @@ class BodySizeLimit:
                     await _send_json(send, 400, "invalid Content-Length header")
                     return
                 if declared > limit:
-                    await _send_json(send, 413, f"request body over the limit of {limit} bytes")
+                    await answer(send, 413, _too_large(scope["path"], limit))
                     return
         received = 0
         exceeded = False
@@ -74,7 +85,40 @@ class BodySizeLimit:
         with contextlib.suppress(BodyTooLarge):
             await self.app(scope, limited_receive, guarded_send)
         if exceeded and not started:
-            await _send_json(send, 413, f"request body over the limit of {limit} bytes")
+            await answer(send, 413, _too_large(scope["path"], limit))
+
+
+def _too_large(path: str, limit: int) -> str:
+    if path.endswith("/import"):
+        return (
+            f"request body over the limit of {limit} bytes: an import file may be up to "
+            "RLHF_MAX_IMPORT_BYTES; compress it with gzip or split it"
+        )
+    return f"request body over the limit of {limit} bytes"
+
+
+async def _send_html(send: Send, status: int, detail: str) -> None:
+    """A page of its own: the app (and its templates) never saw this request."""
+    text = html.escape(detail[0].upper() + detail[1:] + ".")
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<title>Too large · RLHF Studio</title><link rel="stylesheet" href="/static/style.css">'
+        '</head><body><main id="main"><section class="card narrow"><h1>Too large</h1>'
+        f"<p>{text}</p><p>Go back to the form and choose a smaller file.</p></section></main>"
+        "</body></html>"
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:

@@ -383,3 +383,7 @@ class RewardScore(Base):
     # gives one.
     uncertainty: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The rollup tables share this metadata (migrations and their drift test see them).
+from app import rollup_tables  # noqa: E402, F401

@@ -32,11 +32,22 @@ if [[ $dev == 1 ]]; then
   missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v docker-compose >/dev/null || missing+=(docker-compose)
+  command -v npm >/dev/null || missing+=(npm)
   if (( ${#missing[@]} )); then
     if [[ $(id -u) == 0 ]]; then
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
       echo "setup: please install ${missing[*]} (Debian packages) for the browser tests" >&2
     fi
+  fi
+fi
+
+if [[ $dev == 1 ]]; then
+  # axe-core for the accessibility checks in the browser tests: one file, injected into pages
+  # by Playwright; kept in the git-ignored .node/ (no package.json in the repo).
+  axe_version=4.14.1
+  if [[ ! -f .node/node_modules/axe-core/axe.min.js ]] || \
+     ! grep -q "\"version\": \"$axe_version\"" .node/node_modules/axe-core/package.json; then
+    npm install --silent --no-save --no-audit --no-fund --prefix .node "axe-core@$axe_version"
   fi
 fi

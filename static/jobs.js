@@ -7,6 +7,9 @@
   if (!root) return;
   var jobId = root.dataset.jobId;
   var kind = root.dataset.kind;
+  // The metrics that matter for this kind are drawn first; the rest under "More metrics".
+  var keyNames = (root.dataset.keyMetrics || "").split(",").filter(Boolean);
+  var LOG_LINES = 30;
   var SVG = "http://www.w3.org/2000/svg";
   var FINISHED = ["succeeded", "failed", "cancelled"];
   var POLL_MS = 2000;
@@ -15,6 +18,7 @@
   var points = {}; // step -> values, merged as steps arrive (a resumed job may log one again)
   var samples = [];
   var lastStep = null;
+  var firstLoad = true; // the server rendered the log up to now
 
   function getJson(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -82,6 +86,35 @@
     return figure;
   }
 
+  function metricChart(name, steps) {
+    var ys = steps.map(function (s) { var v = points[s][name]; return v === undefined ? null : v; });
+    return chart(name, steps, ys, "step", true);
+  }
+
+  function showKeyValues(metrics) {
+    keyNames.forEach(function (name) {
+      var cell = document.getElementById("key-" + name.replace(/\//g, "-"));
+      if (cell && metrics && metrics[name] !== undefined) cell.textContent = fmt(metrics[name]);
+    });
+  }
+
+  function appendLog(newPoints) {
+    var log = document.getElementById("job-log");
+    if (!log || !newPoints.length) return;
+    var lines = log.textContent.split("\n");
+    newPoints.forEach(function (p) {
+      var parts = Object.keys(p.values).sort().filter(function (k) { return p.values[k] !== null; })
+        .map(function (k) { return k + "=" + fmt(p.values[k]); });
+      var step = String(p.step);
+      while (step.length < 6) step = " " + step;
+      lines.push("step " + step + "  " + parts.join(" "));
+    });
+    var head = lines.filter(function (l) { return l.indexOf("step ") !== 0 && l.indexOf("... ") !== 0; });
+    var steps = lines.filter(function (l) { return l.indexOf("step ") === 0; }).slice(-LOG_LINES);
+    log.textContent = head.slice(0, 2).concat(steps, head.slice(2)).join("\n");
+    log.scrollTop = log.scrollHeight;
+  }
+
   function drawCharts() {
     var steps = Object.keys(points).map(Number).sort(function (a, b) { return a - b; });
     var names = [];
@@ -89,12 +122,17 @@
       Object.keys(points[s]).forEach(function (k) { if (names.indexOf(k) < 0) names.push(k); });
     });
     var box = document.getElementById("charts");
+    var more = document.getElementById("more-charts");
     box.replaceChildren();
+    if (more) more.replaceChildren();
     document.getElementById("charts-empty").hidden = steps.length > 0;
-    names.sort().forEach(function (name) {
-      var ys = steps.map(function (s) { var v = points[s][name]; return v === undefined ? null : v; });
-      box.appendChild(chart(name, steps, ys, "step", true));
-    });
+    var first = keyNames.filter(function (n) { return names.indexOf(n) >= 0; });
+    var rest = names.filter(function (n) { return first.indexOf(n) < 0; }).sort();
+    // Without key metrics for this kind, everything is drawn in the main grid.
+    if (!first.length || !more) { first = first.concat(rest); rest = []; }
+    first.forEach(function (name) { box.appendChild(metricChart(name, steps)); });
+    rest.forEach(function (name) { more.appendChild(metricChart(name, steps)); });
+    if (more) document.getElementById("more-metrics").hidden = rest.length === 0;
     var frontier = document.getElementById("frontier");
     if (frontier) {
       var xs = [], ys = [];
@@ -141,7 +179,7 @@
       var cell = document.getElementById("job-version");
       if (!cell.querySelector("a")) {
         var a = document.createElement("a");
-        a.href = "/api/v1/models/" + job.model_version_id;
+        a.href = "/models#version-" + job.model_version_id;
         a.textContent = "#" + job.model_version_id;
         cell.replaceChildren(a);
       }
@@ -160,6 +198,9 @@
       });
       samples = samples.concat(data.samples);
       showJob(job);
+      showKeyValues(job.metrics);
+      if (!firstLoad) appendLog(data.points);
+      firstLoad = false;
       if (data.points.length || lastStep === null) drawCharts();
       if (data.samples.length) drawSamples();
       return FINISHED.indexOf(job.status) < 0;

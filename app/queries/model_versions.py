@@ -74,6 +74,16 @@ def find_version(session: Session, ref: str, project: str | None = None) -> Mode
     return session.scalar(query.order_by(ModelVersion.id.desc()).limit(1))
 
 
+def latest_project_with_versions(session: Session) -> int | None:
+    """The project whose newest model version is the newest of all (None without any)."""
+    return session.scalar(
+        select(ModelVersion.project_id)
+        .where(ModelVersion.project_id.is_not(None))
+        .order_by(ModelVersion.id.desc())
+        .limit(1)
+    )
+
+
 def version_for_job(session: Session, job_id: int) -> ModelVersion | None:
     return session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id))
 

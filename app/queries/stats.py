@@ -1,17 +1,19 @@
 """A project's labelling statistics as SQL: counts, choices, position, time, agreement patterns.
 
-`app.stats` assembles them into the API's answer; `app.agreement` does the maths.
+`app.stats` assembles them into the API's answer; `app.agreement` does the maths. Everything
+but the comparison counts reads the rollup tables that triggers keep (migration 0007,
+app/rollup_tables.py), so the answer costs the same at a thousand labels or a million.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from app.agreement import ORDER
-from app.models import Comparison, Label, User
+from app.models import Comparison, User
+from app.rollup_tables import AgreementPattern, LabelDaily, LabelTimes
 
 
 class ChoiceSummary(NamedTuple):
@@ -23,32 +25,11 @@ class ChoiceSummary(NamedTuple):
     picked_left: int
 
 
-def _choice_sum(choice: str) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((Label.choice == choice, 1), else_=0)), 0)
-
-
-# The response shown on the left is A unless the screen swapped them.
-_PICKED_LEFT = or_(
-    and_(Label.choice == "worse", Label.shown_swapped.is_(False)),
-    and_(Label.choice == "better", Label.shown_swapped.is_(True)),
-)
-
-
-def _summary_columns() -> list[ColumnElement[Any]]:
-    return [
-        func.count(Label.id),
-        *(_choice_sum(c) for c in ORDER),
-        func.coalesce(func.sum(case((_PICKED_LEFT, 1), else_=0)), 0),
-    ]
-
-
-def _project_labels(project_id: int) -> Select[Any]:
-    return (
-        select(*_summary_columns())
-        .select_from(Label)
-        .join(Comparison, Comparison.id == Label.comparison_id)
-        .where(Comparison.project_id == project_id)
-    )
+class LabelCount(NamedTuple):
+    annotator_id: int  # app.rollup_tables.IMPORTED for imported labels
+    choice: str
+    shown_swapped: bool
+    labels: int
 
 
 def comparison_counts(session: Session, project_id: int, labels_wanted: int) -> tuple[int, int]:
@@ -62,75 +43,55 @@ def comparison_counts(session: Session, project_id: int, labels_wanted: int) -> 
     return int(row[0]), int(row[1])
 
 
-def label_summary(session: Session, project_id: int, *, human_only: bool = False) -> ChoiceSummary:
-    """The project's labels by choice; `human_only` leaves imported labels out."""
-    query = _project_labels(project_id)
-    if human_only:
-        query = query.where(Label.annotator_id.is_not(None))
-    return ChoiceSummary(*(int(v) for v in session.execute(query).one()))
+def label_counts(session: Session, project_id: int) -> list[LabelCount]:
+    """The project's labels by annotator, choice and on-screen order."""
+    d = LabelDaily
+    rows = session.execute(
+        select(d.annotator_id, d.choice, d.shown_swapped, func.sum(d.n))
+        .where(d.project_id == project_id)
+        .group_by(d.annotator_id, d.choice, d.shown_swapped)
+    )
+    return [LabelCount(a, c, bool(s), int(n)) for a, c, s, n in rows if n]
 
 
 def labelled_comparisons(session: Session, project_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count(func.distinct(Label.comparison_id)))
-            .join(Comparison, Comparison.id == Label.comparison_id)
-            .where(Comparison.project_id == project_id)
+    p = AgreementPattern
+    found = session.scalar(
+        select(func.coalesce(func.sum(p.units), 0)).where(
+            p.project_id == project_id, p.worse + p.same + p.better >= 1
         )
-        or 0
     )
+    return int(found or 0)
 
 
-def median_time_ms(
-    session: Session, project_id: int, annotator_id: int | None = None
-) -> float | None:
-    """The median time spent on a human label, of the project or of one annotator in it."""
-    conditions = [
-        Comparison.project_id == project_id,
-        Label.annotator_id.is_not(None),
-        Label.time_spent_ms.is_not(None),
-    ]
-    if annotator_id is not None:
-        conditions.append(Label.annotator_id == annotator_id)
-    base = (
-        select(Label.time_spent_ms)
-        .join(Comparison, Comparison.id == Label.comparison_id)
-        .where(*conditions)
+def label_times(session: Session, project_id: int) -> dict[int, list[tuple[int, int]]]:
+    """{annotator id: [(time spent in ms, how many human labels took it)]}; times are kept
+    to 0.1 s under a minute, 1 s under 10 minutes, then to the minute."""
+    found: dict[int, list[tuple[int, int]]] = {}
+    rows = session.execute(
+        select(LabelTimes.annotator_id, LabelTimes.time_ms, LabelTimes.n).where(
+            LabelTimes.project_id == project_id
+        )
     )
-    n = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    if n == 0:
-        return None
-    # Portable median: SQLite has no percentile function.
-    middle = list(
-        session.scalars(base.order_by(Label.time_spent_ms).offset((n - 1) // 2).limit(2 - n % 2))
-    )
-    return float(sum(v for v in middle if v is not None)) / len(middle)
+    for annotator_id, time_ms, n in rows:
+        if n:
+            found.setdefault(annotator_id, []).append((int(time_ms), int(n)))
+    return found
 
 
 def agreement_patterns(session: Session, project_id: int) -> list[tuple[tuple[int, ...], int]]:
     """How many comparisons with two labels or more had each pattern of choice counts."""
-    per_comparison = (
-        select(*(_choice_sum(c).label(c) for c in ORDER))
-        .join(Comparison, Comparison.id == Label.comparison_id)
-        .where(Comparison.project_id == project_id)
-        .group_by(Label.comparison_id)
-        .having(func.count(Label.id) >= 2)
-        .subquery()
-    )
-    columns = [per_comparison.c[c] for c in ORDER]
-    rows = session.execute(select(*columns, func.count()).group_by(*columns))
-    return [(tuple(int(v) for v in row[:-1]), int(row[-1])) for row in rows]
-
-
-def per_annotator(session: Session, project_id: int) -> list[tuple[int, str, ChoiceSummary]]:
-    """(user id, username, their labels by choice) of everyone who labelled in the project."""
+    p = AgreementPattern
     rows = session.execute(
-        select(User.id, User.username, *_summary_columns())
-        .select_from(Label)
-        .join(Comparison, Comparison.id == Label.comparison_id)
-        .join(User, User.id == Label.annotator_id)
-        .where(Comparison.project_id == project_id)
-        .group_by(User.id, User.username)
-        .order_by(User.username)
+        select(p.worse, p.same, p.better, func.sum(p.units))
+        .where(p.project_id == project_id, p.worse + p.same + p.better >= 2)
+        .group_by(p.worse, p.same, p.better)
     )
-    return [(row[0], row[1], ChoiceSummary(*(int(v) for v in row[2:]))) for row in rows]
+    return [((int(w), int(s), int(b)), int(n)) for w, s, b, n in rows if n]
+
+
+def usernames(session: Session, user_ids: list[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
+    return {user_id: name for user_id, name in rows}

@@ -145,3 +145,8 @@ def user_for_token(session: Session, plain: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
         token.last_used_at = now
     return user
+
+
+def list_all_tokens(session: Session) -> list[ApiToken]:
+    """Every token, newest first: the people page lists them under their owners."""
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id.desc())))

@@ -19,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 HOME_BY_ROLE = {
     Role.annotator.value: "/rate",
-    Role.admin.value: "/rate",
+    Role.admin.value: "/projects",
     Role.trainer.value: "/jobs",
 }
 

@@ -1,135 +1,209 @@
-"""Small server-drawn SVG charts: coordinates computed here, markup in the templates.
-
-No script needed and nothing inline but SVG attributes (the pages' CSP forbids inline script
-and style): colours come from classes in the page's stylesheet.
-"""
+"""Small charts drawn on the server as inline SVG: no chart library, no script, and they
+print. Builders here compute coordinates; templates/_charts.html turns them into SVG, so
+every label goes through Jinja's escaping like any other text."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-Scale = Callable[[float], float]
-
-WIDTH, HEIGHT = 560, 280
-LEFT, RIGHT, TOP, BOTTOM = 56, 56, 16, 40
-
-
-@dataclass(frozen=True)
-class Point:
-    """One version: its KL from the reference, human rating (with interval) and reward-model
-    score; either of the last two may be missing."""
-
-    label: str
-    kl: float
-    rating: float | None
-    rating_low: float | None
-    rating_high: float | None
-    reward_score: float | None
+WIDTH = 480
+HEIGHT = 220
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 12, 14, 34
 
 
 @dataclass(frozen=True)
-class Mark:
-    label: str
-    kl: float
-    value: float
+class Bar:
     x: float
     y: float
-    # The interval's ends on screen (human rating only).
-    y_low: float | None = None
-    y_high: float | None = None
+    width: float
+    height: float
+    label: str
+    value_text: str
+    css: str = "bar"
 
 
 @dataclass(frozen=True)
-class Axis:
-    low: float
-    high: float
-    # Tick positions on screen and their text.
-    ticks: tuple[tuple[float, str], ...]
+class Tick:
+    position: float
+    text: str
 
 
-@dataclass(frozen=True)
-class KLChart:
-    width: int
-    height: int
-    plot: tuple[float, float, float, float]  # left, top, right, bottom
-    x: Axis
-    rating: Axis | None
-    reward: Axis | None
-    human: tuple[Mark, ...]
-    reward_marks: tuple[Mark, ...]
+@dataclass
+class Chart:
+    """One chart: bars and/or a polyline inside a plot area, with ticks and a description
+    (the accessible name says what the numbers are, for people who cannot see the bars)."""
+
+    title: str
+    description: str
+    width: int = WIDTH
+    height: int = HEIGHT
+    bars: list[Bar] = field(default_factory=list)
+    points: list[tuple[float, float]] = field(default_factory=list)
+    x_ticks: list[Tick] = field(default_factory=list)
+    y_ticks: list[Tick] = field(default_factory=list)
+    reference_y: float | None = None
+    reference_text: str = ""
+    empty: bool = False
+
+    @property
+    def plot_left(self) -> int:
+        return PAD_LEFT
+
+    @property
+    def plot_right(self) -> int:
+        return self.width - PAD_RIGHT
+
+    @property
+    def plot_top(self) -> int:
+        return PAD_TOP
+
+    @property
+    def plot_bottom(self) -> int:
+        return self.height - PAD_BOTTOM
+
+    @property
+    def polyline(self) -> str:
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in self.points)
 
 
-def _span(values: Sequence[float]) -> tuple[float, float]:
-    low, high = min(values), max(values)
-    if high - low < 1e-9:
-        low, high = low - 0.5, high + 0.5
-    pad = (high - low) * 0.08
-    return low - pad, high + pad
+def nice_step(span: float, ticks: int = 4) -> float:
+    """A round step (1, 2 or 5 times a power of ten) that cuts ``span`` into about ``ticks``."""
+    if span <= 0:
+        return 1.0
+    raw = span / ticks
+    power = 10 ** math.floor(math.log10(raw))
+    for step in (1, 2, 5, 10):
+        if raw <= step * power:
+            return float(step * power)
+    return float(10 * power)
 
 
-def _fmt(value: float) -> str:
-    # Ratings are in the hundreds or thousands: whole numbers read best there.
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+def nice_range(low: float, high: float, whole: bool = False) -> tuple[float, float, float]:
+    """(bottom, top, step) covering low..high on round numbers; whole numbers for counts."""
+    step = nice_step(high - low)
+    if whole:
+        step = max(step, 1.0)
+    return math.floor(low / step) * step, math.ceil(high / step) * step, step
 
 
-def _linear(low: float, high: float, screen_low: float, screen_high: float) -> Scale:
-    def to_screen(value: float) -> float:
-        return screen_low + (value - low) / (high - low) * (screen_high - screen_low)
-
-    return to_screen
-
-
-def _axis(low: float, high: float, to_screen: Scale) -> Axis:
-    values = [low + f * (high - low) for f in (0.0, 0.5, 1.0)]
-    return Axis(low, high, tuple((to_screen(v), _fmt(v)) for v in values))
+def fmt_number(value: float) -> str:
+    if value == int(value):
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def kl_chart(points: Sequence[Point]) -> KLChart | None:
-    """Human rating (left axis) and reward-model score (right axis) against KL; None when no
-    point has either number."""
-    usable = [p for p in points if p.rating is not None or p.reward_score is not None]
-    if not usable:
-        return None
-    left, top, right, bottom = LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM
-    kl_low, kl_high = _span([0.0, *[p.kl for p in usable]])
-    if min(p.kl for p in usable) >= 0:
-        kl_low = 0.0
-    sx = _linear(kl_low, kl_high, left, right)
+def _y_scale(chart: Chart, low: float, high: float) -> tuple[float, float]:
+    """Pixels per unit and the unit at the bottom."""
+    span = high - low or 1.0
+    return (chart.plot_bottom - chart.plot_top) / span, low
 
-    rating_axis: Axis | None = None
-    human: list[Mark] = []
-    ends = [v for p in usable for v in (p.rating_low, p.rating_high, p.rating) if v is not None]
-    if ends:
-        low, high = _span(ends)
-        sy = _linear(low, high, bottom, top)
-        rating_axis = _axis(low, high, sy)
-        for p in usable:
-            if p.rating is None:
-                continue
-            y_low = sy(p.rating_low) if p.rating_low is not None else None
-            y_high = sy(p.rating_high) if p.rating_high is not None else None
-            human.append(Mark(p.label, p.kl, p.rating, sx(p.kl), sy(p.rating), y_low, y_high))
 
-    reward_axis: Axis | None = None
-    reward_marks: list[Mark] = []
-    scores = [p.reward_score for p in usable if p.reward_score is not None]
-    if scores:
-        low, high = _span(scores)
-        sy = _linear(low, high, bottom, top)
-        reward_axis = _axis(low, high, sy)
-        reward_marks = [
-            Mark(p.label, p.kl, p.reward_score, sx(p.kl), sy(p.reward_score))
-            for p in usable
-            if p.reward_score is not None
-        ]
-    return KLChart(
-        width=WIDTH,
-        height=HEIGHT,
-        plot=(left, top, right, bottom),
-        x=_axis(kl_low, kl_high, sx),
-        rating=rating_axis,
-        reward=reward_axis,
-        human=tuple(human),
-        reward_marks=tuple(reward_marks),
-    )
+def _y_ticks(chart: Chart, low: float, high: float, step: float, fmt: str) -> list[Tick]:
+    scale, base = _y_scale(chart, low, high)
+    ticks = []
+    count = round((high - low) / step)
+    for i in range(count + 1):
+        value = low + step * i
+        text = fmt.format(value) if fmt else fmt_number(round(value, 6))
+        ticks.append(Tick(chart.plot_bottom - (value - base) * scale, text))
+    return ticks
+
+
+def bar_chart(
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    description: str = "",
+    css: Sequence[str] | None = None,
+    every_nth_label: int = 1,
+    value_fmt: str = "",
+    height: int = HEIGHT,
+    width: int = WIDTH,
+    reference: float | None = None,
+    reference_text: str = "",
+) -> Chart:
+    chart = Chart(title=title, description=description, height=height, width=width)
+    if not values or max(values) <= 0:
+        chart.empty = True
+        return chart
+    _, top, step = nice_range(0, max(values), whole=all(float(v).is_integer() for v in values))
+    scale, _ = _y_scale(chart, 0, top)
+    slot = (chart.plot_right - chart.plot_left) / len(values)
+    gap = min(6.0, slot * 0.2)
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        h = value * scale
+        chart.bars.append(
+            Bar(
+                x=chart.plot_left + i * slot + gap / 2,
+                y=chart.plot_bottom - h,
+                width=max(slot - gap, 1.0),
+                height=h,
+                label=label,
+                value_text=value_fmt.format(value) if value_fmt else fmt_number(value),
+                css=css[i] if css else "bar",
+            )
+        )
+        if i % every_nth_label == 0:
+            chart.x_ticks.append(Tick(chart.plot_left + (i + 0.5) * slot, label))
+    chart.y_ticks = _y_ticks(chart, 0, top, step, "")
+    if reference is not None:
+        chart.reference_y = chart.plot_bottom - reference * scale
+        chart.reference_text = reference_text
+    return chart
+
+
+def line_chart(
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    *,
+    description: str = "",
+    low: float | None = None,
+    high: float | None = None,
+    reference: float | None = None,
+    reference_text: str = "",
+    every_nth_label: int = 1,
+    value_fmt: str = "{:.2f}",
+) -> Chart:
+    chart = Chart(title=title, description=description)
+    known = [v for v in values if v is not None]
+    if not known:
+        chart.empty = True
+        return chart
+    lo = min(known) if low is None else low
+    hi = max(known) if high is None else high
+    if reference is not None:
+        lo, hi = min(lo, reference), max(hi, reference)
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    lo, hi, step = nice_range(lo, hi)
+    scale, base = _y_scale(chart, lo, hi)
+    slot = (chart.plot_right - chart.plot_left) / max(len(values), 1)
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        x = chart.plot_left + (i + 0.5) * slot
+        if value is not None:
+            chart.points.append((x, chart.plot_bottom - (value - base) * scale))
+        if i % every_nth_label == 0:
+            chart.x_ticks.append(Tick(x, label))
+    chart.y_ticks = _y_ticks(chart, lo, hi, step, value_fmt)
+    if reference is not None:
+        chart.reference_y = chart.plot_bottom - (reference - base) * scale
+        chart.reference_text = reference_text
+    return chart
+
+
+def sparkline(values: Sequence[int], *, width: int = 112, height: int = 28) -> Chart:
+    """Bars only, no axes: labels per day beside a project in a list."""
+    chart = Chart(title="", description="", width=width, height=height)
+    top = max(values) if values else 0
+    if top <= 0:
+        chart.empty = True
+        return chart
+    slot = width / len(values)
+    for i, value in enumerate(values):
+        h = max(value / top * (height - 2), 1.0 if value else 0.0)
+        chart.bars.append(Bar(i * slot + 1, height - h, max(slot - 2, 1), h, "", str(value)))
+    return chart

@@ -1,4 +1,8 @@
-"""HTML pages: the jobs list with a form to start one, and a job's live page (trainer, admin)."""
+"""HTML pages: the jobs list with a form to start one, and a job's live page (trainer, admin).
+
+The start form's fields come from the job kinds' parameter models (app/web/job_form.py) and
+parse into the API's own JobCreate.
+"""
 
 from __future__ import annotations
 
@@ -7,95 +11,104 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from app.deps import SessionDep, SettingsDep, WebTrainer, check_csrf
-from app.models import JobKind
+from app.models import User
 from app.queries import jobs as job_queries
 from app.queries import model_versions as version_queries
 from app.queries import projects as project_queries
-from app.schemas.jobs import JobCreate
+from app.schemas.jobs import PARAMS_BY_KIND, JobCreate
+from app.web import job_form
+from app.web import job_page as job_page_view
+from app.web.forms import FieldErrors, PostedForm
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 _job_create: TypeAdapter[Any] = TypeAdapter(JobCreate)
-KINDS = [k.value for k in JobKind]
+# Every kind with a parameter model gets a form; a new model appears here on its own.
+KIND_FIELDS = {kind: job_form.fields_for(model, kind) for kind, model in PARAMS_BY_KIND.items()}
+KIND_SPLIT = {kind: job_form.split_fields(kind, fields) for kind, fields in KIND_FIELDS.items()}
+KIND_DOCS = {
+    kind: (model.__doc__ or "").strip().split("\n")[0] for kind, model in PARAMS_BY_KIND.items()
+}
+KINDS = list(KIND_FIELDS)
 
 
 def _list_page(
     request: Request,
-    session: SessionDep,
-    user: WebTrainer,
+    session: Session,
+    user: User,
     *,
-    error: str | None = None,
+    kind: str = "reward",
     form: dict[str, Any] | None = None,
+    errors: FieldErrors | None = None,
     status_code: int = 200,
 ) -> Response:
     jobs = job_queries.list_jobs(session, limit=100)
-    versions = job_queries.version_ids_for_jobs(session, [j.id for j in jobs])
+    job_versions = job_queries.version_ids_for_jobs(session, [j.id for j in jobs])
     projects = project_queries.list_projects(session, by_name=True)
     names = {p.id: p.name for p in projects}
-    models = version_queries.list_versions(session, limit=50)
+    versions: dict[str, list[Any]] = {}
+    for v in version_queries.list_versions(session, limit=500):
+        versions.setdefault(v.kind, []).append(
+            {"id": v.id, "name": v.name, "project_name": names.get(v.project_id or -1, "")}
+        )
     return render(
         request,
         "jobs.html",
         {
             "user": user,
+            "active_section": "/jobs",
             "jobs": jobs,
-            "versions": versions,
+            "job_versions": job_versions,
             "projects": projects,
             "project_names": names,
-            "models": models,
+            "versions": versions,
             "kinds": KINDS,
-            "error": error,
-            "form": form or {"params": "{}"},
+            "kind": kind if kind in KIND_FIELDS else KINDS[0],
+            "kind_fields_map": KIND_SPLIT,
+            "kind_docs": KIND_DOCS,
+            "form": form or {},
+            "errors": errors or {},
         },
         status_code=status_code,
     )
 
 
 @router.get("/jobs")
-def jobs_page(request: Request, session: SessionDep, user: WebTrainer) -> Response:
-    return _list_page(request, session, user)
+def jobs_page(
+    request: Request,
+    session: SessionDep,
+    user: WebTrainer,
+    kind: str = "reward",
+    project_id: str = "",
+) -> Response:
+    return _list_page(request, session, user, kind=kind, form={"project_id": project_id})
 
 
 @router.post("/jobs")
 def start_job(
     request: Request,
+    form: PostedForm,
     session: SessionDep,
     settings: SettingsDep,
     user: WebTrainer,
-    project_id: Annotated[int, Form()],
-    kind: Annotated[str, Form(max_length=16)],
-    params: Annotated[str, Form(max_length=100_000)] = "{}",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(request, csrf_token)
-    form = {"project_id": project_id, "kind": kind, "params": params}
-    try:
-        parsed = json.loads(params or "{}")
-        body = _job_create.validate_python(
-            {"project_id": project_id, "kind": kind, "params": parsed}
-        )
-    except json.JSONDecodeError as exc:
+    check_csrf(request, form.get("csrf_token"))
+    kind = form.get("kind", "")
+    parsed = job_form.parse_job_form(_job_create, KIND_FIELDS, form)
+    body = parsed.body
+    errors = parsed.errors
+    if body is None:
         return _list_page(
-            request,
-            session,
-            user,
-            error=f"Parameters are not JSON: {exc.msg}",
-            form=form,
-            status_code=422,
-        )
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        return _list_page(
-            request, session, user, error=f"Invalid job: {problems}", form=form, status_code=422
+            request, session, user, kind=kind, form=form, errors=errors, status_code=422
         )
     try:
+        # The API's own rules: the project exists, named versions can serve it.
         job = job_queries.create_job(
             session,
             project_id=body.project_id,
@@ -105,12 +118,15 @@ def start_job(
             created_by_id=user.id,
         )
     except job_queries.ProjectNotFound:
-        error = "No such project."
+        errors = {"project_id": "No such project."}
     except job_queries.InvalidJobParams as exc:
-        error = f"Invalid job: params.{exc.param}: {exc}"
-    else:
-        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
-    return _list_page(request, session, user, error=error, form=form, status_code=422)
+        message = str(exc)
+        errors = {f"{kind}.{exc.param}": message[0].upper() + message[1:] + "."}
+    if errors:
+        return _list_page(
+            request, session, user, kind=kind, form=form, errors=errors, status_code=422
+        )
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 @router.get("/jobs/{job_id}")
@@ -131,6 +147,10 @@ def job_page(job_id: int, request: Request, session: SessionDep, user: WebTraine
             "children": job_queries.child_jobs(session, job.id),
             "finished": job.status in job_queries.FINISHED,
             "params_json": json.dumps(job.params, indent=2, sort_keys=True),
+            "key_metrics": job_page_view.key_metrics(job),
+            "key_names": [name for name, _ in job_page_view.KEY_METRICS.get(job.kind, [])],
+            "log": job_page_view.log_lines(job, job_queries.job_metric_rows(session, job.id)),
+            "active_section": "/jobs",
         },
     )
 

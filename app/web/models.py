@@ -1,8 +1,9 @@
-"""The models page (trainer, admin): each version with its lineage, KL, reward-model score and
-human rating; a chart of the last two against KL; the leaderboard.
+"""The models page (trainer, admin): a project's versions as a tree, each with its lineage,
+metrics, KL, reward-model score and human rating; a chart of the last two against KL; the
+leaderboard.
 
-The console issue owns the page's frame; the evaluation content is ``evaluation_context``,
-which any frame can render with the ``_models_evaluation.html`` include.
+The evaluation part (rating, chart, leaderboard) is ``evaluation_context``; the template
+renders it with the ``_models_evaluation.html`` include.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -19,9 +19,11 @@ from app.deps import SessionDep, WebTrainer
 from app.leaderboard.board import Entry, Source
 from app.leaderboard.project import ProjectLeaderboard, project_leaderboard
 from app.models import ModelVersion, Project
+from app.queries import model_versions as version_queries
+from app.queries import projects as project_queries
 from app.queries.lineage import Lineage, project_lineage
 from app.queries.reward_scores import mean_scores_by_version
-from app.web.charts import KLChart, Point, kl_chart
+from app.web.kl_chart import KLChart, Point, kl_chart
 from app.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -29,11 +31,25 @@ router = APIRouter(include_in_schema=False)
 # Where a version's KL from the reference policy is found in its metrics, best first: the
 # held-out evaluation PPO runs at its end, then the last training step's estimate.
 KL_METRICS = ("eval/new/kl", "objective/kl", "kl")
+# Metrics people look for first, in this order; the rest follow by name.
+KEY_METRICS = (
+    "accuracy",
+    "eval/accuracy",
+    "loss",
+    "objective/scores",
+    "objective/kl",
+    "eval/score_gain",
+    "num_processes",
+)
+SHOWN_METRICS = 8
 
 
 @dataclass(frozen=True)
 class VersionRow:
     lineage: Lineage
+    # How far below its root the version sits in the tree of versions trained from others.
+    depth: int
+    metrics: list[tuple[str, str]]
     kl: float | None
     reward_score: float | None
     reward_scored: int
@@ -52,19 +68,55 @@ def version_kl(version: ModelVersion) -> float | None:
     return None
 
 
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.4g}"
+
+
+def shown_metrics(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    scalar = {k: v for k, v in metrics.items() if isinstance(v, int | float | str | bool)}
+    keys = [k for k in KEY_METRICS if k in scalar]
+    keys += sorted(k for k in scalar if k not in KEY_METRICS)
+    return [(k, _fmt(scalar[k])) for k in keys[:SHOWN_METRICS]]
+
+
+def as_tree(lineages: list[Lineage]) -> list[tuple[Lineage, int]]:
+    """Versions depth-first: each root (oldest first) followed by what was trained from it."""
+    by_id = {line.version.id: line for line in lineages}
+    children: dict[int | None, list[Lineage]] = {}
+    for line in sorted(lineages, key=lambda line: line.version.id):
+        parent = line.version.parent_id if line.version.parent_id in by_id else None
+        children.setdefault(parent, []).append(line)
+    ordered: list[tuple[Lineage, int]] = []
+
+    def walk(line: Lineage, depth: int) -> None:
+        ordered.append((line, depth))
+        for child in children.get(line.version.id, []):
+            walk(child, depth + 1)
+
+    for root in children.get(None, []):
+        walk(root, 0)
+    return ordered
+
+
 def evaluation_context(session: Session, project: Project) -> dict[str, Any]:
-    """What the evaluation part of the models page shows for one project."""
+    """What the models page shows for one project."""
     board: ProjectLeaderboard = project_leaderboard(session, project)
     entries = {e.source: e for e in board.board.entries}
     reward = board.reward_version
     means = mean_scores_by_version(session, project.id, reward.id) if reward else {}
     rows = []
-    for lineage in project_lineage(session, project.id):
+    for lineage, depth in as_tree(project_lineage(session, project.id)):
         v = lineage.version
         mean, scored = means.get(v.id, (None, 0))
         rows.append(
             VersionRow(
                 lineage=lineage,
+                depth=depth,
+                metrics=shown_metrics(v.metrics),
                 kl=version_kl(v) if v.kind == "policy" else None,
                 reward_score=mean,
                 reward_scored=scored,
@@ -85,33 +137,29 @@ def evaluation_context(session: Session, project: Project) -> dict[str, Any]:
         if r.kl is not None
     ]
     chart: KLChart | None = kl_chart(points)
-    return {
-        "project": project,
-        "versions": rows,
-        "board": board,
-        "chart": chart,
-    }
+    return {"project": project, "versions": rows, "board": board, "chart": chart}
 
 
 @router.get("/models")
 def models_page(
     request: Request, session: SessionDep, user: WebTrainer, project: int | None = None
 ) -> Response:
-    projects = list(session.scalars(select(Project).order_by(Project.name)))
+    projects = project_queries.list_projects(session, by_name=True)
     chosen = None
     if project is not None:
-        chosen = session.get(Project, project)
+        chosen = project_queries.get_project(session, project)
         if chosen is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no project {project}")
     elif projects:
-        with_versions = session.scalar(
-            select(ModelVersion.project_id)
-            .where(ModelVersion.project_id.is_not(None))
-            .order_by(ModelVersion.id.desc())
-            .limit(1)
-        )
-        chosen = session.get(Project, with_versions) if with_versions else projects[0]
-    context: dict[str, Any] = {"user": user, "projects": projects, "project": chosen}
+        # The project that trained last is the one a trainer most likely came to see.
+        latest = version_queries.latest_project_with_versions(session)
+        chosen = project_queries.get_project(session, latest) if latest else projects[0]
+    context: dict[str, Any] = {
+        "user": user,
+        "active_section": "/models",
+        "projects": projects,
+        "project": chosen,
+    }
     if chosen is not None:
         context.update(evaluation_context(session, chosen))
     return render(request, "models.html", context)

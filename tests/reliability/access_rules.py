@@ -68,6 +68,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/openapi.json"): Rule(PUBLIC),
     ("GET", "/docs"): Rule(PUBLIC),
     ("GET", "/docs/oauth2-redirect"): Rule(PUBLIC),
+    ("GET", "/redoc"): Rule(PUBLIC),
+    ("GET", "/docs-assets"): Rule(PUBLIC),
+    ("GET", "/docs-redoc.js"): Rule(PUBLIC),
     ("GET", "/healthz"): Rule(PUBLIC),
     ("GET", "/static"): Rule(PUBLIC),
     ("POST", "/api/v1/projects"): Rule(ADMINS, lambda o, n: {"json": {"name": f"matrix {n}"}}),
@@ -132,6 +135,33 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/jobs/{job_id}"): Rule(TRAINERS),
     ("POST", "/jobs/{job_id}/cancel"): Rule(TRAINERS),
+    ("GET", "/projects"): Rule(ADMINS),
+    ("GET", "/projects/new"): Rule(ADMINS),
+    ("POST", "/projects"): Rule(ADMINS, lambda o, n: {"data": {"name": f"matrix page {n}"}}),
+    ("GET", "/projects/{project_id}"): Rule(ADMINS),
+    ("GET", "/projects/{project_id}/edit"): Rule(ADMINS),
+    ("POST", "/projects/{project_id}/edit"): Rule(
+        ADMINS,
+        lambda o, n: {"data": {"name": f"matrix edited {n}", "labels_per_comparison": "3"}},
+    ),
+    ("POST", "/projects/{project_id}/import"): Rule(
+        ADMINS,
+        lambda o, n: {
+            "data": {"format": "pairs"},
+            "files": {
+                "file": ("m.jsonl", f'{{"prompt": "w{n}", "response_a": "a", "response_b": "b"}}\n')
+            },
+        },
+    ),
+    ("GET", "/projects/{project_id}/export"): Rule(ADMINS),
+    ("GET", "/projects/{project_id}/quality"): Rule(ADMINS),
+    ("GET", "/people"): Rule(ADMINS),
+    ("POST", "/people"): Rule(
+        ADMINS, lambda o, n: {"data": {"username": f"matrixpage{n}", "role": "annotator"}}
+    ),
+    ("POST", "/people/{user_id}"): Rule(ADMINS, lambda o, n: {"data": {"role": "annotator"}}),
+    ("POST", "/people/{user_id}/tokens"): Rule(ADMINS, lambda o, n: {"data": {"name": "m"}}),
+    ("POST", "/people/{user_id}/tokens/{token_id}/revoke"): Rule(ADMINS),
     ("GET", "/models"): Rule(TRAINERS),
 }
 
@@ -192,6 +222,8 @@ def seed_objects(db: Session) -> tuple[Objects, dict[str, str], dict[str, str]]:
 def url_of(path: str, o: Objects) -> str:
     if path == "/static":
         return "/static/style.css"
+    if path == "/docs-assets":
+        return "/docs-assets/swagger-ui.css"
     return path.format(
         project_id=o.project,
         comparison_id=o.comparison,

@@ -118,7 +118,9 @@ def test_bodies_over_the_limit_get_413(
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert streamed.status_code == 413
-    assert "limit" in streamed.json()["detail"]
+    # A page gets a page that says why; API callers get JSON.
+    assert streamed.headers["content-type"].startswith("text/html")
+    assert "over the limit" in streamed.text
     form = client.post("/rate", data={"feedback": "z" * (settings.max_body_bytes + 10)})
     assert form.status_code == 413
     # Imports have their own, larger limit (set small here).
@@ -127,3 +129,4 @@ def test_bodies_over_the_limit_get_413(
             f"/api/v1/projects/{comparison.project_id}/import", content=b"{}\n" * 2000
         )
     assert answer.status_code == 413
+    assert "RLHF_MAX_IMPORT_BYTES" in answer.json()["detail"]

@@ -292,6 +292,24 @@ def test_payloads_are_inert_on_every_page(
     _assert_inert(page, beacon, dialogs, "the job page after its charts loaded")
     assert "window.__xss=1" in page.inner_text("body")
     visit("/jobs/999999999")
+    visit("/models", expect="Models")
+
+    # The console: every page that shows project names, guidelines, usernames, choices.
+    with live_server.session() as session:
+        admin = make_user(session, username=unique("xssadmin"), role=Role.admin).username
+    page.context.clear_cookies()
+    _sign_in(page, admin)
+    for path in (
+        "/projects",
+        f"/projects/{planted.project_id}",
+        f"/projects/{planted.project_id}/edit",
+        f"/projects/{planted.project_id}/quality",
+        "/people",
+        "/jobs",
+        f"/models?project={planted.project_id}",
+    ):
+        visit(path)
+    assert "<script>window.__xss=1</script>" in page.inner_text("main")
     print(
         f"\nxss: {len(planted.payloads)} payloads (+{len(USERNAME_PAYLOADS)} usernames) "
         f"on {PAGES_VISITED['count']} page loads; beacon hits {len(beacon.hits)}"

@@ -33,7 +33,10 @@ def test_jobs_page_lists_jobs_and_starts_one(client: TestClient, db: Session) ->
     page = client.get("/jobs")
     assert page.status_code == 200
     assert f'href="/jobs/{old.id}"' in page.text and "Kitchen helper" in page.text
-    assert '<textarea id="params"' in page.text and "/static/jobs.css" in page.text
+    # Typed fields generated from the parameter models, the selected kind's in the page and
+    # every other kind's in a <template>.
+    assert 'id="param-reward-epochs"' in page.text and 'name="reward.epochs"' in page.text
+    assert 'id="kind-template-ppo"' in page.text and "/static/jobs.css" in page.text
     token = csrf_from(page.text)
 
     started = client.post(
@@ -41,7 +44,8 @@ def test_jobs_page_lists_jobs_and_starts_one(client: TestClient, db: Session) ->
         data={
             "project_id": str(project.id),
             "kind": "generate",
-            "params": '{"max_prompts": 3}',
+            "generate.max_prompts": "3",
+            "generate.temperature": "0.5",
             "csrf_token": token,
         },
         follow_redirects=False,
@@ -50,7 +54,8 @@ def test_jobs_page_lists_jobs_and_starts_one(client: TestClient, db: Session) ->
     job_id = int(started.headers["location"].rsplit("/", 1)[1])
     job = db.get_one(Job, job_id)
     assert (job.kind, job.status, job.created_by_id) == ("generate", "queued", user.id)
-    assert job.params["max_prompts"] == 3
+    assert job.params["max_prompts"] == 3 and job.params["temperature"] == 0.5
+    assert job.params["top_p"] == 0.95  # a field left as it was keeps the model's default
 
 
 def test_start_form_refuses_bad_params_and_missing_csrf(client: TestClient, db: Session) -> None:
@@ -59,12 +64,23 @@ def test_start_form_refuses_bad_params_and_missing_csrf(client: TestClient, db: 
     token = csrf_from(client.get("/jobs").text)
     form = {"project_id": str(project.id), "kind": "reward", "csrf_token": token}
 
-    typo = client.post("/jobs", data={**form, "params": '{"epochz": 1}'})
-    assert typo.status_code == 422 and "epochz" in typo.text
+    typo = client.post("/jobs", data={**form, "advanced": '{"epochz": 1}'})
+    assert typo.status_code == 422 and "Unknown parameter “epochz”" in typo.text
     assert "{&#34;epochz&#34;: 1}" in typo.text  # the form keeps what was typed, escaped
-    not_json = client.post("/jobs", data={**form, "params": "{oops"})
-    assert not_json.status_code == 422 and "not JSON" in not_json.text
-    no_csrf = client.post("/jobs", data={**form, "csrf_token": "wrong", "params": "{}"})
+    not_json = client.post("/jobs", data={**form, "advanced": "{oops"})
+    assert not_json.status_code == 422 and "Not JSON" in not_json.text
+    # A typed field out of range: its message sits next to it, the typed value stays.
+    low = client.post("/jobs", data={**form, "reward.epochs": "0", "reward.batch_size": "7"})
+    assert low.status_code == 422
+    assert re.search(
+        r'id="param-reward-epochs-error">Input should be greater than or equal to 1', low.text
+    )
+    assert 'name="reward.batch_size" value="7"' in low.text
+    # A rule across parameters is shown above the kind's fields.
+    ppo = {**form, "kind": "ppo", "ppo.batch_size": "10", "ppo.num_mini_batches": "3"}
+    crossed = client.post("/jobs", data=ppo)
+    assert crossed.status_code == 422 and "multiple of num_mini_batches" in crossed.text
+    no_csrf = client.post("/jobs", data={**form, "csrf_token": "wrong"})
     assert no_csrf.status_code == 403
     # A version of another project is refused here, as the API refuses it, rather than
     # queued to fail later in the worker.
@@ -72,10 +88,32 @@ def test_start_form_refuses_bad_params_and_missing_csrf(client: TestClient, db: 
     theirs = ModelVersion(project_id=other.id, kind="policy", name="p", base_model="b", path="p")
     db.add(theirs)
     db.flush()
-    ppo = {**form, "kind": "generate", "params": f'{{"policy_version_id": {theirs.id}}}'}
+    ppo = {**form, "kind": "generate", "advanced": f'{{"policy_version_id": {theirs.id}}}'}
     foreign = client.post("/jobs", data=ppo)
     assert foreign.status_code == 422
     assert "policy_version_id" in foreign.text and "belongs to another project" in foreign.text
+    assert db.scalars(select(Job).where(Job.project_id == project.id)).all() == []
+
+
+def test_start_form_refuses_a_version_of_another_project(client: TestClient, db: Session) -> None:
+    _trainer(client, db)
+    project, other = make_project(db), make_project(db)
+    foreign = ModelVersion(project_id=other.id, kind="policy", name="p", base_model="b", path="x")
+    db.add(foreign)
+    db.flush()
+    token = csrf_from(client.get("/jobs").text)
+    form = {
+        "csrf_token": token,
+        "project_id": str(project.id),
+        "kind": "ppo",
+        "ppo.policy_version_id": str(foreign.id),
+    }
+    refused = client.post("/jobs", data=form)
+    assert refused.status_code == 422
+    assert re.search(
+        r'id="param-ppo-policy-version-id-error">Model version \d+ belongs to another project',
+        refused.text,
+    )
     assert db.scalars(select(Job).where(Job.project_id == project.id)).all() == []
 
 
@@ -154,8 +192,12 @@ def test_job_page_draws_live_charts_in_a_browser(live_server: LiveServer, page: 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.goto(f"/jobs/{job_id}")
-    page.locator("#charts figure.chart").nth(2).wait_for()
-    assert page.locator("#charts figure.chart polyline").count() == 3
+    # PPO's own metrics (reward, KL) are drawn first; the others under "More metrics".
+    page.locator("#charts figure.chart").nth(1).wait_for()
+    assert page.locator("#charts figure.chart polyline").count() == 2
+    assert page.locator("#charts figcaption").first.inner_text().startswith("objective/scores")
+    assert page.locator("#more-charts figure.chart polyline").count() == 1
+    assert page.locator("#key-objective-scores").inner_text() == "0.5"
     assert page.locator("#frontier circle").count() == 5
     assert page.locator("#samples tr").first.inner_text().startswith("5")
     assert "hello there" in page.locator("#samples").inner_text()
@@ -171,5 +213,6 @@ def test_job_page_draws_live_charts_in_a_browser(live_server: LiveServer, page: 
             {"objective/scores": 1.0, "objective/kl": 0.2, "loss": 0.1},
         )
     page.locator("#job-progress-text", has_text="90%").wait_for()
+    assert "step      6" in page.locator("#job-log").inner_text()
     page.locator("#frontier circle").nth(5).wait_for()
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
