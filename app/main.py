@@ -23,6 +23,7 @@ from app.api import (
     labels,
     model_versions,
     projects,
+    quality,
     stats,
     users,
 )
@@ -148,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redaction.install()
 
     app.include_router(health.router)
-    for module in (projects, users, imports, exports, stats, labels, jobs, model_versions):
+    for module in (projects, users, imports, exports, stats, labels, jobs, model_versions, quality):
         app.include_router(module.router, prefix=API_PREFIX)
     for page in (auth, web_rate, web_jobs):
         app.include_router(page.router)

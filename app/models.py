@@ -114,6 +114,15 @@ class ModelKind(enum.StrEnum):
     reward = "reward"
 
 
+class AnnotatorStatus(enum.StrEnum):
+    """How far a project trusts one annotator's labels (see app/quality)."""
+
+    ok = "ok"
+    watch = "watch"
+    flagged = "flagged"
+    suspended = "suspended"
+
+
 class AssignmentStatus(enum.StrEnum):
     leased = "leased"
     skipped = "skipped"
@@ -152,7 +161,10 @@ class ApiToken(Base):
 
 class Project(Base):
     __tablename__ = "projects"
-    __table_args__ = (CheckConstraint("labels_per_comparison >= 1", name="labels_positive"),)
+    __table_args__ = (
+        CheckConstraint("labels_per_comparison >= 1", name="labels_positive"),
+        CheckConstraint("gold_rate >= 0 AND gold_rate <= 1", name="gold_rate_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -166,6 +178,12 @@ class Project(Base):
     )
     generation_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     training_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Share of an annotator's pairs that are gold (known answer), mixed into their queue.
+    gold_rate: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    # Overrides of app.quality.thresholds.QualityThresholds; {} keeps every default.
+    quality_thresholds: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=text("'{}'")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -209,6 +227,15 @@ class Comparison(Base):
         Index("ix_comparisons_queue", "project_id", "priority", "id"),
         # Imports find known pairs by hash alone: see migration 0003.
         Index("ix_comparisons_pair_hash", "pair_hash"),
+        # The gold path walks a project's gold pairs only (migration 0005).
+        Index(
+            "ix_comparisons_gold",
+            "project_id",
+            "priority",
+            "id",
+            postgresql_where=text("gold_choice IS NOT NULL"),
+            sqlite_where=text("gold_choice IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -218,6 +245,8 @@ class Comparison(Base):
     response_b_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
     pair_hash: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    # The known answer (B compared with A) of a gold pair: served only through the gold path,
+    # never by the normal pick, never in trl exports or reward training.
     gold_choice: Mapped[str | None] = mapped_column(String(8))
     source: Mapped[str] = mapped_column(String(100), default="manual")
     # Human labels so far, kept with each label insert so the queue needs no aggregate.
@@ -355,3 +384,68 @@ class JobMetric(Base):
     step: Mapped[int] = mapped_column(Integer)
     values: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnnotatorQuality(Base):
+    """One annotator's standing in one project: the status that decides whether their labels
+    are trusted and whether they may rate, and the weight of their vote in `model` aggregation.
+    """
+
+    __tablename__ = "annotator_quality"
+    __table_args__ = (_enum_check("status", AnnotatorStatus),)
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=AnnotatorStatus.ok.value)
+    reasons: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    # An admin's suspension or reinstatement: the automatic rules never lift a suspension,
+    # and after a reinstatement they raise no more than `watch`.
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    # log-odds of the annotator being right, from the latent-truth model (aggregation=model).
+    vote_weight: Mapped[float] = mapped_column(Float, default=1.0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnnotatorStatusEvent(Base):
+    """Every change of an annotator's status: who or what changed it, when, and why."""
+
+    __tablename__ = "annotator_status_events"
+    __table_args__ = (
+        _enum_check("new_status", AnnotatorStatus),
+        Index("ix_annotator_status_events_project_user", "project_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    old_status: Mapped[str | None] = mapped_column(String(16))
+    new_status: Mapped[str] = mapped_column(String(16))
+    # The admin who did it; NULL when the automatic rules did ("actor" says which).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReliabilitySnapshot(Base):
+    """The last reliability computation of a project: the annotators endpoint answers from it."""
+
+    __tablename__ = "reliability_snapshots"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    computed_at: Mapped[datetime | None]
+    # Labels of the project when it was computed, and the highest label id then: a new label
+    # since makes it stale by one.
+    labels: Mapped[int] = mapped_column(Integer, default=0)
+    max_label_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    # {"annotators": [...], "project": {...}, "model": "..."}, see app/quality/report.py.
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Set while a process recomputes, so that two do not; a stale claim is taken over.
+    computing_since: Mapped[datetime | None]

@@ -25,6 +25,7 @@ from app.importing.parsers import ImportFormat
 from app.importing.pipeline import ImportRejected, import_preferences
 from app.models import Project
 from app.queries import projects as project_queries
+from app.queries.trusted_labels import Aggregation, Trust
 
 
 def register(commands: Any) -> None:
@@ -49,6 +50,17 @@ def register(commands: Any) -> None:
     exp.add_argument("--flag", action="append", default=[], choices=[f.value for f in Flag])
     exp.add_argument("--not-flag", action="append", default=[], choices=[f.value for f in Flag])
     exp.add_argument("--min-agreement", type=float, default=None)
+    exp.add_argument(
+        "--include-flagged",
+        action="store_true",
+        help="trl: keep labels of flagged and suspended annotators",
+    )
+    exp.add_argument(
+        "--aggregation",
+        choices=[a.value for a in Aggregation],
+        default="majority",
+        help="trl: majority vote or the latent-truth model's weighted vote",
+    )
     exp.set_defaults(handler=run_export)
 
     projects = commands.add_parser("projects", help="manage projects")
@@ -126,6 +138,9 @@ def run_export(args: argparse.Namespace) -> int:
             flagged=tuple(Flag(f) for f in args.flag),
             not_flagged=tuple(Flag(f) for f in args.not_flag),
             min_agreement=args.min_agreement,
+            trust=Trust(
+                include_flagged=args.include_flagged, aggregation=Aggregation(args.aggregation)
+            ),
         ),
     )
     if options.fmt is FileFormat.parquet and args.output is None and sys.stdout.isatty():

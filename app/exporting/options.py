@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from app.queries.trusted_labels import Trust
 
 
 class ExportSchema(enum.StrEnum):
@@ -45,6 +47,8 @@ class ExportFilters:
     not_flagged: tuple[Flag, ...] = ()
     # Comparisons whose labels agree less than this (0..1) are left out.
     min_agreement: float | None = None
+    # trl only: whose labels count and how one pair's labels combine (gold pairs never).
+    trust: Trust = field(default_factory=Trust)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ def _plain(value: object) -> bool:
 
 
 def parse_pairs(record: dict[str, Any]) -> ParsedPair:
-    """`{"prompt": str | [messages], "response_a", "response_b", "label"?, "strength"?}`."""
+    """`{"prompt": str | [messages], "response_a", "response_b", "label"?, "strength"?,
+    "gold"?}`."""
     prompt: Any = record.get("prompt")
     first: Any = record.get("response_a")
     second: Any = record.get("response_b")
@@ -63,7 +64,15 @@ def parse_pairs(record: dict[str, Any]) -> ParsedPair:
             raise LineError(f"strength must be slightly or much, not {strength!r}")
         if choice is None or choice == Choice.same:
             raise LineError("strength needs a label of better or worse")
-    return ParsedPair(messages, first, second, choice, level, randomise=choice is not None)
+    raw_gold = record.get("gold")
+    gold = _CHOICES.get(raw_gold) if isinstance(raw_gold, str) else None
+    if raw_gold is not None and gold is None:
+        raise LineError(
+            f"gold must be one of better, worse, same (B compared with A), not {raw_gold!r}"
+        )
+    # A gold pair's order is randomised too, so its answer is not always on one side.
+    randomise = choice is not None or gold is not None
+    return ParsedPair(messages, first, second, choice, level, randomise=randomise, gold=gold)
 
 
 def parse_hh(record: dict[str, Any]) -> ParsedPair:

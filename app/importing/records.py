@@ -28,6 +28,8 @@ class ParsedPair:
     # Labelled rows get a random A/B order so that A is not always the chosen one; an
     # unlabelled pair keeps the order its author gave (A = baseline, B = candidate, say).
     randomise: bool = True
+    # The known answer of a gold pair (`second` compared with `first`), for quality control.
+    gold: Choice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class ImportRow:
     pair_hash: str
     choice: Choice | None
     strength: Strength | None
+    gold: Choice | None = None
 
 
 _FLIPPED = {Choice.better: Choice.worse, Choice.worse: Choice.better, Choice.same: Choice.same}
@@ -62,13 +65,14 @@ def to_row(line: int, pair: ParsedPair) -> ImportRow:
     first_hash, second_hash = text_hash(pair.first), text_hash(pair.second)
     digest = pair_hash(prompt_digest, first_hash, second_hash)
     text_a, text_b, hash_a, hash_b = pair.first, pair.second, first_hash, second_hash
-    choice = pair.choice
+    choice, gold = pair.choice, pair.gold
     if pair.randomise:
         # Seeded by the order-free pair hash: a re-import lands on the same orientation.
         swap = (second_hash < first_hash) != bool(int(digest[-1], 16) & 1)
         if swap:
             text_a, text_b, hash_a, hash_b = text_b, text_a, hash_b, hash_a
             choice = flipped(choice) if choice is not None else None
+            gold = flipped(gold) if gold is not None else None
     return ImportRow(
         line=line,
         messages=pair.messages,
@@ -80,4 +84,5 @@ def to_row(line: int, pair: ParsedPair) -> ImportRow:
         pair_hash=digest,
         choice=choice,
         strength=pair.strength,
+        gold=gold,
     )

@@ -58,6 +58,8 @@ class StagedWriter:
                 for statement in sql.BATCH_STATEMENTS:
                     cursor.execute(statement, self.params, prepare=False)
                 counts.execute(sql.INSERT_LABELS, self.params, prepare=False)
+                if any(row.gold is not None for row in rows):
+                    cursor.execute(sql.SET_GOLD, self.params, prepare=False)
                 cursor.execute(sql.CLEAR_STAGING)
                 result = counts.fetchone()
         assert result is not None
@@ -78,7 +80,7 @@ class StagedWriter:
 
 
 StagedRow = tuple[
-    int, str, str | None, str, str | None, str, str | None, str, str | None, str | None
+    int, str, str | None, str, str | None, str, str | None, str, str | None, str | None, str | None
 ]
 
 
@@ -119,6 +121,7 @@ def _first_of_each(rows: Sequence[ImportRow]) -> list[StagedRow]:
                 row.pair_hash,
                 row.choice.value if row.choice is not None else None,
                 row.strength.value if row.strength is not None else None,
+                row.gold.value if row.gold is not None else None,
             )
         )
     return staged

@@ -15,6 +15,7 @@ from app.exporting.options import (
     Flag,
     TrlForm,
 )
+from app.queries.trusted_labels import Aggregation, Trust
 
 
 def export_options(
@@ -44,6 +45,14 @@ def export_options(
     min_agreement: Annotated[
         float | None, Query(ge=0, le=1, description="leave out comparisons whose labels agree less")
     ] = None,
+    include_flagged: Annotated[
+        bool,
+        Query(description="trl only: keep labels of flagged and suspended annotators"),
+    ] = False,
+    aggregation: Annotated[
+        Aggregation,
+        Query(description="trl only: majority vote, or the latent-truth model's weighted vote"),
+    ] = Aggregation.majority,
 ) -> ExportOptions:
     return ExportOptions(
         schema=schema,
@@ -57,6 +66,7 @@ def export_options(
             flagged=tuple(flag or ()),
             not_flagged=tuple(not_flag or ()),
             min_agreement=min_agreement,
+            trust=Trust(include_flagged=include_flagged, aggregation=aggregation),
         ),
     )
 

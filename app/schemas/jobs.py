@@ -53,9 +53,19 @@ class RewardParams(_Params):
     checkpoint_every: int = Field(200, ge=1)
     log_every: int = Field(10, ge=1)
     min_labels: int = Field(2, ge=1, description="refuse to train on fewer labelled comparisons")
+    include_flagged: bool = Field(
+        False, description="also train on labels of flagged and suspended annotators"
+    )
+    aggregation: Literal["labels", "majority", "model"] = Field(
+        "labels",
+        description="labels: every trusted label is an example; majority or model: one"
+        " example per pair, its labels combined by majority vote or by the latent-truth model",
+    )
 
     def config_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"base_model", "min_labels"})
+        return self.model_dump(
+            exclude={"base_model", "min_labels", "include_flagged", "aggregation"}
+        )
 
 
 class GenerateParams(_Params):
