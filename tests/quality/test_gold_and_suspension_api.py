@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Assignment, Comparison, Label, Project, Role
-from app.queries.queue import gold_mixing_key
-from app.queries.queue.common import gold_draw
+from app.rating import gold_draw, gold_mixing_key
 from tests.auth_helpers import bearer
 from tests.factories import make_comparison, make_project, make_token, make_user
 

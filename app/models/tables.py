@@ -1,132 +1,38 @@
-"""The data model: typed SQLAlchemy 2 tables on one declarative base. The migrations in
-migrations/versions build the same schema (tests/test_migrations.py compares them)."""
+"""The tables of people, projects, content, labels, jobs and model versions."""
 
 from __future__ import annotations
 
-import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-JsonType = JSON().with_variant(JSONB(), "postgresql")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware in Python on every backend; SQLite stores naive UTC text."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use timezone-aware UTC")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JsonType}
-
-
-def _enum_check(column: str, values: type[enum.StrEnum]) -> CheckConstraint:
-    allowed = ", ".join(f"'{v.value}'" for v in values)
-    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
-
-
-class Role(enum.StrEnum):
-    annotator = "annotator"
-    admin = "admin"
-    trainer = "trainer"
-
-
-class Choice(enum.StrEnum):
-    """Response B compared with response A."""
-
-    better = "better"
-    worse = "worse"
-    same = "same"
-
-
-class Strength(enum.StrEnum):
-    slightly = "slightly"
-    much = "much"
-
-
-class JobKind(enum.StrEnum):
-    generate = "generate"
-    reward = "reward"
-    ppo = "ppo"
-    iterate = "iterate"
-    evaluate = "evaluate"
-    dpo = "dpo"
-
-
-class JobStatus(enum.StrEnum):
-    queued = "queued"
-    running = "running"
-    succeeded = "succeeded"
-    failed = "failed"
-    cancelled = "cancelled"
-
-
-class ModelKind(enum.StrEnum):
-    policy = "policy"
-    reward = "reward"
-
-
-class AnnotatorStatus(enum.StrEnum):
-    """How far a project trusts one annotator's labels (see app/quality)."""
-
-    ok = "ok"
-    watch = "watch"
-    flagged = "flagged"
-    suspended = "suspended"
-
-
-class AssignmentStatus(enum.StrEnum):
-    leased = "leased"
-    skipped = "skipped"
-    done = "done"
+from app.models.base import (
+    AssignmentStatus,
+    Base,
+    Choice,
+    JobKind,
+    JobStatus,
+    JsonType,
+    ModelKind,
+    Role,
+    Strength,
+    _enum_check,
+    utcnow,
+)
 
 
 class User(Base):
@@ -384,68 +290,3 @@ class JobMetric(Base):
     step: Mapped[int] = mapped_column(Integer)
     values: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class AnnotatorQuality(Base):
-    """One annotator's standing in one project: the status that decides whether their labels
-    are trusted and whether they may rate, and the weight of their vote in `model` aggregation.
-    """
-
-    __tablename__ = "annotator_quality"
-    __table_args__ = (_enum_check("status", AnnotatorStatus),)
-
-    project_id: Mapped[int] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    status: Mapped[str] = mapped_column(String(16), default=AnnotatorStatus.ok.value)
-    reasons: Mapped[list[str]] = mapped_column(JsonType, default=list)
-    # An admin's suspension or reinstatement: the automatic rules never lift a suspension,
-    # and after a reinstatement they raise no more than `watch`.
-    manual: Mapped[bool] = mapped_column(Boolean, default=False)
-    # log-odds of the annotator being right, from the latent-truth model (aggregation=model).
-    vote_weight: Mapped[float] = mapped_column(Float, default=1.0)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class AnnotatorStatusEvent(Base):
-    """Every change of an annotator's status: who or what changed it, when, and why."""
-
-    __tablename__ = "annotator_status_events"
-    __table_args__ = (
-        _enum_check("new_status", AnnotatorStatus),
-        Index("ix_annotator_status_events_project_user", "project_id", "user_id", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    old_status: Mapped[str | None] = mapped_column(String(16))
-    new_status: Mapped[str] = mapped_column(String(16))
-    # The admin who did it; NULL when the automatic rules did ("actor" says which).
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    actor: Mapped[str] = mapped_column(String(100))
-    reason: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class ReliabilitySnapshot(Base):
-    """The last reliability computation of a project: the annotators endpoint answers from it."""
-
-    __tablename__ = "reliability_snapshots"
-
-    project_id: Mapped[int] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
-    )
-    computed_at: Mapped[datetime | None]
-    # Labels of the project when it was computed, and the highest label id then: a new label
-    # since makes it stale by one.
-    labels: Mapped[int] = mapped_column(Integer, default=0)
-    max_label_id: Mapped[int] = mapped_column(BigInteger, default=0)
-    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
-    # {"annotators": [...], "project": {...}, "model": "..."}, see app/quality/report.py.
-    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # Set while a process recomputes, so that two do not; a stale claim is taken over.
-    computing_since: Mapped[datetime | None]
