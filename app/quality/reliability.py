@@ -90,9 +90,12 @@ class AnnotatorFigures:
 
     @property
     def competence_interval(self) -> tuple[float, float] | None:
+        """Wilson over half the labels: the truth they are scored against is itself an
+        estimate, and competence varies about twice as much as a plain proportion would."""
         if self.competence is None:
             return None
-        return wilson(self.competence * self.labels, self.labels)
+        effective = self.labels / 2
+        return wilson(self.competence * effective, effective)
 
     @property
     def left_share(self) -> float | None:

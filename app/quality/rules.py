@@ -82,18 +82,17 @@ def _gold(f: AnnotatorFigures, t: QualityThresholds, found: _Findings) -> None:
 def _competence(
     f: AnnotatorFigures, project: ProjectFigures, t: QualityThresholds, found: _Findings
 ) -> None:
-    """Flagged when clearly below the project's careful annotators: the point estimate under
-    the limit, and the whole interval under their level (the upper quartile of competence,
-    which a minority of bad raters does not drag down as it does the median)."""
+    """Flagged when clearly below the project's typical annotator: the point estimate under
+    the limit, and the whole interval under the project's median competence."""
     if f.competence is None or f.labels < t.min_labels:
         return
-    reference = project.upper_quartile_competence
+    reference = project.median_competence
     limit = t.competence_flag
     if reference is not None:
         limit = min(limit, reference - t.competence_margin)
     bounds = f.competence_interval
     assert bounds is not None
-    level = f"; careful annotators' level {percent(reference)}" if reference is not None else ""
+    level = f"; project median {percent(reference)}" if reference is not None else ""
     sentence = (
         f"competence {percent(f.competence)} {interval(*bounds)} over {f.labels} labels"
         f" (latent-truth model{level})"
@@ -127,7 +126,7 @@ def _behaviour(
     f: AnnotatorFigures, project: ProjectFigures, t: QualityThresholds, found: _Findings
 ) -> None:
     share = f.left_share
-    if share is not None and f.decided >= t.min_labels:
+    if share is not None and f.decided >= t.min_behaviour_labels:
         side, picks = (
             ("left", f.left_picks) if share >= 0.5 else ("right", f.decided - f.left_picks)
         )
@@ -139,7 +138,7 @@ def _behaviour(
             )
     top = f.top_choice
     top_count = f.choice_counts[top]
-    if f.labels >= t.min_labels and f.others_share_of_top is not None:
+    if f.labels >= t.min_behaviour_labels and f.others_share_of_top is not None:
         share_top = top_count / f.labels
         if share_top >= t.one_choice_share_flag and f.top_choice_p < t.test_p:
             found.add(
@@ -151,7 +150,7 @@ def _behaviour(
     if (
         f.median_time_ms is not None
         and project.median_time_ms
-        and f.labels >= t.min_labels // 4
+        and f.labels >= t.min_behaviour_labels // 4
         and f.median_time_ms < t.time_share_flag * project.median_time_ms
     ):
         found.add(

@@ -15,12 +15,15 @@ class QualityThresholds:
     gold_accuracy_watch: float = 0.7
     # Gold answers needed before gold accuracy can flag anyone.
     min_gold_labels: int = 5
-    # Competence (latent-truth model): flagged below min(this, careful level - margin) with
-    # the interval's upper end below the careful level (the upper quartile of competence).
-    competence_flag: float = 0.6
-    competence_margin: float = 0.15
+    # Competence (latent-truth model): flagged below min(this, project median - margin) with
+    # the interval's upper end below the project's median.
+    competence_flag: float = 0.62
+    competence_margin: float = 0.12
     # Labels an annotator needs before competence or agreement can flag them.
-    min_labels: int = 20
+    min_labels: int = 30
+    # ... and before the side, one-choice and time tests can (each has its own exact test or
+    # a margin no careful reader comes near, so they may speak sooner).
+    min_behaviour_labels: int = 20
     # Agreement with the others: flagged when the interval's upper end is below the
     # project's median minus this, watch when the point estimate is.
     agreement_margin: float = 0.15

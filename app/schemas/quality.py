@@ -91,6 +91,7 @@ class QualityThresholdsBody(BaseModel):
     competence_flag: float | None = Field(None, ge=0, le=1)
     competence_margin: float | None = Field(None, ge=0, le=1)
     min_labels: int | None = Field(None, ge=1)
+    min_behaviour_labels: int | None = Field(None, ge=1)
     agreement_margin: float | None = Field(None, ge=0, le=1)
     side_share_flag: float | None = Field(None, ge=0.5, le=1)
     one_choice_share_flag: float | None = Field(None, ge=0, le=1)
