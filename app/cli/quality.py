@@ -24,9 +24,20 @@ from app.simulation.raters import build_raters
 from app.simulation.runner import Run, SimulatedAnnotator, new_username, simulate, summary
 from app.simulation.truth import FileTruth
 
-SIMULATE_EPILOG = "SPEC: comma-separated KIND:COUNT[:PARAM]. " + " ".join(
-    line.strip() for line in (raters_spec.__doc__ or "").splitlines()[2:] if line
-)
+SIMULATE_EPILOG = """\
+--raters SPEC: comma-separated KIND:COUNT[:PARAM] items, e.g.
+  honest:20:0.75,random:3,left:2,always-better:2,flipper:2,fast:1
+
+  honest[:ACCURACY]    the truth with this probability (0.75), else the other answer
+  random               Better or Worse at random
+  left                 always the response on the left of the screen
+  always-better|worse|same
+                       always that choice (as the API takes it: B compared with A)
+  flipper              always the opposite of the truth
+  fast[:ACCURACY]      like honest, in half a second per label
+  colluders[:SHARE]    a group answering against the truth together on this share of
+                       pairs (0.5), honestly otherwise
+"""
 
 
 def register(commands: Any) -> None:
