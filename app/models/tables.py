@@ -171,6 +171,9 @@ class Assignment(Base):
     __table_args__ = (
         _enum_check("status", AssignmentStatus),
         Index("ix_assignments_comparison_status", "comparison_id", "status", "expires_at"),
+        # An annotator's assignments by status: the gold draw counts the closed ones from
+        # the index alone (migration 0005; it replaced the index on user_id).
+        Index("ix_assignments_user_status", "user_id", "status"),
         # An annotator's live lease, found without reading their whole history of labels.
         Index(
             "ix_assignments_user_leased",
@@ -184,7 +187,7 @@ class Assignment(Base):
         ForeignKey("comparisons.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     status: Mapped[str] = mapped_column(String(8))
     expires_at: Mapped[datetime | None]

@@ -209,6 +209,10 @@ def upgrade() -> None:
             )
         )
         batch_op.create_check_constraint("gold_rate_range", "gold_rate >= 0 AND gold_rate <= 1")
+    # The gold draw counts an annotator's closed assignments: from the index alone with the
+    # status in it. It replaces the index on user_id alone, which it serves as well.
+    op.drop_index("ix_assignments_user_id", table_name="assignments")
+    op.create_index("ix_assignments_user_status", "assignments", ["user_id", "status"])
     gold = sa.text("gold_choice IS NOT NULL")
     op.create_index(
         "ix_comparisons_gold",
@@ -320,6 +324,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_annotator_quality_user_id"), table_name="annotator_quality")
     op.drop_table("annotator_quality")
     op.drop_index("ix_comparisons_gold", table_name="comparisons")
+    op.drop_index("ix_assignments_user_status", table_name="assignments")
+    op.create_index("ix_assignments_user_id", "assignments", ["user_id"])
     with op.batch_alter_table("projects", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_projects_gold_rate_range"), type_="check")
         batch_op.drop_column("quality_thresholds")
