@@ -27,6 +27,7 @@ from app.api import (
     stats,
     users,
 )
+from app.api import quality as quality_api
 from app.api.fast_lane import AnnotatorFastLane
 from app.config import REPO_ROOT, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -156,8 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     redaction.install()
 
     app.include_router(health.router)
-    routers = (projects, users, imports, exports, stats, labels, jobs, model_versions, leaderboard)
-    for module in routers:
+    routers = (projects, users, imports, exports, stats, labels, jobs, model_versions)
+    for module in (*routers, leaderboard, quality_api):
         app.include_router(module.router, prefix=API_PREFIX)
     pages = (auth, docs, web_rate, web_jobs, web_projects, transfer, quality, people, web_models)
     for page in pages:

@@ -66,6 +66,40 @@ def shown_swapped_in(state: Any, user_id: int, comparison_id: int) -> bool:
     return shown_swapped(swap_secret(state), user_id, comparison_id)
 
 
+def gold_mixing_key(secret: str) -> str:
+    """The key of the gold draw, derived from the server's secret (which never leaves it)."""
+    return hashlib.sha256(f"gold-mix:{secret}".encode()).hexdigest()
+
+
+def gold_key(state: Any) -> str:
+    """`gold_mixing_key` of the application whose `app.state` this is, kept on it."""
+    key: str | None = getattr(state, "gold_key", None)
+    if key is None:
+        key = gold_mixing_key(swap_secret(state))
+        state.gold_key = key
+    return str(key)
+
+
+def gold_draw(key: str, user_id: int, closed: int) -> float:
+    """Uniform in [0, 1), fixed by (annotator, pairs they have closed so far), unpredictable
+    without the key: a pick is gold when this is below the project's `gold_rate`.
+
+    `rlhf_take_next` (migration 0005) computes the same number in SQL.
+    """
+    digest = hashlib.sha256(f"{key}:{user_id}:{closed}".encode()).hexdigest()
+    return int(digest[:8], 16) / 2**32
+
+
+def suspended_message(project_name: str) -> str:
+    """What an annotator suspended from a project is told (the API's 403, the rating page).
+    Who may rate a project: a rater role (`may_rate`), and not suspended from it
+    (`app.queries.quality.is_suspended`, checked by the queue and by every label path)."""
+    return (
+        f"you are suspended from project {project_name!r}: no more pairs of it for you."
+        " An admin can reinstate you."
+    )
+
+
 def screen_to_stored(choice: str, swapped: bool) -> str:
     """The choice in the comparison's own order, from the one made about the screen's A and B.
 

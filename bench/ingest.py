@@ -140,7 +140,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, workers: int, data_dir: Path) -> Iterator[tuple[int, int]]:
+def server(
+    url: str, workers: int, data_dir: Path, start_timeout: float = 60
+) -> Iterator[tuple[int, int]]:
     port = free_port()
     env = {
         **os.environ,
@@ -157,7 +159,7 @@ def server(url: str, workers: int, data_dir: Path) -> Iterator[tuple[int, int]]:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}")

@@ -30,7 +30,7 @@ WEIGHTS = [40, 15, 15, 15, 15]
 
 _TAKE = text(
     "SELECT outcome, comparison_id FROM rlhf_take_next("
-    ":project, :user, :now, :expires, :from_priority, :from_id, 25)"
+    ":project, :user, :now, :expires, :from_priority, :from_id, 25, 'test-key')"
 )
 _FRONTIER = text("SELECT id FROM rlhf_queue_frontier(:project, :now)")
 
@@ -45,6 +45,11 @@ def _random_state(db: Session, rng: random.Random) -> tuple[int, int, dict[int, 
         # Some full and over-full ones too (imported labels count).
         comparison.label_count = rng.randint(0, wanted + 1)
         priorities[comparison.id] = comparison.priority
+    # Gold pairs (migration 0005) are never open to the normal pick; with the project's
+    # gold_rate at 0 the gold path never runs.
+    for _ in range(2):
+        gold = make_comparison(db, project, priority=rng.randint(0, 2))
+        gold.gold_choice = "better"
     users = [make_user(db, password=None).id for _ in range(ANNOTATORS)]
     now = utcnow()
     seconds = itertools.count(1)

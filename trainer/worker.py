@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.models import Job, JobStatus
+from app.quality.recompute import refresh_stale_projects
 from app.queries import jobs as job_queries
 from trainer.context import JobInterrupted
 from trainer.jobs.context import DatabaseJobContext, LeaseKeeper
@@ -35,6 +37,8 @@ log = logging.getLogger("rlhf.worker")
 
 # What ``execute`` reports when the job's lease went to another worker mid-run.
 LOST = "lost"
+# How often an idle worker looks for projects whose annotators' reliability is stale.
+RELIABILITY_EVERY_S = 30.0
 
 
 def default_worker_id() -> str:
@@ -52,6 +56,7 @@ class Worker:
         self.read_sessions = make_sessionmaker(engine, read_only=True)
         self.store = ModelStore(settings.model_dir)
         self.keeper = LeaseKeeper(self.sessions, worker_id, settings.job_lease_s)
+        self._reliability_at = -RELIABILITY_EVERY_S
 
     def run(self, once: bool = False) -> int:
         """Runs jobs until stopped (or, with ``once``, at most one); returns how many ran."""
@@ -69,6 +74,7 @@ class Worker:
                 if spec is None:
                     if once:
                         break
+                    self.refresh_reliability()
                     self.stop_event.wait(self.settings.worker_poll_s)
                     continue
                 self.execute(spec)
@@ -79,6 +85,22 @@ class Worker:
             self.keeper.stop()
         log.info("worker %s stopped after %d job(s)", self.worker_id, ran)
         return ran
+
+    def refresh_reliability(self) -> None:
+        """While idle, at most every RELIABILITY_EVERY_S: recompute annotators' reliability of
+        projects with enough new labels (app/quality/recompute.py), so that flags and the
+        labels training trusts follow the labels even when nobody opens the table."""
+        now = time.monotonic()
+        if now - self._reliability_at < RELIABILITY_EVERY_S:
+            return
+        self._reliability_at = now
+        try:
+            refreshed = refresh_stale_projects(self.sessions)
+        except DBAPIError as exc:
+            log.warning("reliability refresh failed: %s", type(exc).__name__)
+            return
+        if refreshed:
+            log.info("recomputed reliability of projects %s", refreshed)
 
     def claim(self) -> JobSpec | None:
         with self.sessions() as session, session.begin():

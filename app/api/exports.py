@@ -12,6 +12,7 @@ from app.api.projects import project_or_404
 from app.deps import AdminUser, SessionDep
 from app.exporting.options import ExportOptions, FileFormat
 from app.exporting.stream import media_type, prepare_export
+from app.queries import quality as quality_queries
 from app.schemas.exports import export_options
 
 router = APIRouter(tags=["import and export"])
@@ -40,6 +41,10 @@ def export_labels(
     export = prepare_export(engine, project_id, options)
     extension = "jsonl" if options.fmt is FileFormat.jsonl else "parquet"
     headers = export.counts.headers()
+    # Whose labels the trl schema trusted was decided by this computation (or none yet).
+    snapshot = quality_queries.snapshot(session, project_id)
+    if snapshot is not None and snapshot.computed_at is not None:
+        headers["X-Reliability-Computed-At"] = snapshot.computed_at.isoformat()
     headers["Content-Disposition"] = (
         f'attachment; filename="project-{project_id}-{options.schema.value}.{extension}"'
     )

@@ -142,7 +142,14 @@ class AnnotatorFastLane:
         try:
             taken = await self._pool_here().run(
                 lambda conn: take_next_for_token(
-                    conn, database, token_hash, project_id, lease_for, now, stale_before
+                    conn,
+                    database,
+                    token_hash,
+                    project_id,
+                    lease_for,
+                    now,
+                    stale_before,
+                    rating.gold_key(self.owner.state),
                 )
             )
         except psycopg.Error as exc:

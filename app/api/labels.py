@@ -24,6 +24,7 @@ from starlette.responses import Response
 from app import rating
 from app.deps import SessionDep, get_api_user, get_db, writable
 from app.queries import labels as label_queries
+from app.queries import quality as quality_queries
 from app.queries import queue
 from app.schemas.labels import (
     LabelAndNext,
@@ -69,6 +70,13 @@ async def in_db_thread(request: Request, work: Callable[[Session], T]) -> T:
     return await anyio.to_thread.run_sync(run, limiter=limiter)
 
 
+def suspended_error(session: Session, project_id: int) -> HTTPException:
+    """The 403 of an annotator suspended from the project."""
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN, quality_queries.refusal_to_rate(session, project_id)
+    )
+
+
 def current_rater(request: Request, session: Session) -> int:
     """The caller's user id if they may rate: a Bearer token, or the browser session + CSRF."""
     token = rating.bearer_token(request.headers.get("authorization", ""))
@@ -101,6 +109,7 @@ def _json(body: object, status_code: int = 200) -> Response:
     response_model=NextComparison,
     responses={
         204: {"description": "Nothing left for the caller to rate in this project"},
+        403: {"description": "The caller may not rate, or is suspended from this project"},
         503: {"description": "Lost the race for open pairs too often; retry shortly"},
     },
 )
@@ -132,7 +141,10 @@ def _lease_pair(
             project_id=project_id,
             user_id=user_id,
             lease_for=timedelta(seconds=request.app.state.settings.assignment_lease_s),
+            gold_key=rating.gold_key(request.app.state),
         )
+    except queue.Suspended as exc:
+        raise suspended_error(session, project_id) from exc
     except queue.QueueBusy as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -161,6 +173,7 @@ def _lease_pair(
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "A retry: the label this idempotency key made before"},
+        403: {"description": "The caller may not rate, or is suspended from the project"},
         404: {"description": "No such comparison"},
         409: {"description": "Already labelled by the caller, or the key belongs elsewhere"},
     },
@@ -182,6 +195,7 @@ def _create_label(body: LabelCreate, request: Request, session: Session) -> Resp
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "A retry: the label this idempotency key made before"},
+        403: {"description": "The caller may not rate, or is suspended from the project"},
         404: {"description": "No such comparison or project"},
         409: {"description": "Already labelled by the caller, or the key belongs elsewhere"},
         503: {"description": "No pair could be leased right now; retry with the same key"},
@@ -199,7 +213,14 @@ def _label_and_next(
 ) -> Response:
     user_id = current_rater(request, session)
     stored, created = _store(body, user_id, request, session)
-    pair = _lease_pair(project_id, user_id, request, session)
+    try:
+        pair = _lease_pair(project_id, user_id, request, session)
+    except HTTPException as exc:
+        # A suspended annotator's retried label is still acknowledged; `next` says why
+        # there is nothing more.
+        if exc.status_code != status.HTTP_403_FORBIDDEN or created:
+            raise
+        pair = None
     return _json(
         {"label": stored.__dict__, "next": pair},
         status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -212,6 +233,17 @@ def _store(
     data = body.to_input(
         user_id, rating.shown_swapped_in(request.app.state, user_id, body.comparison_id)
     )
+    project_id = quality_queries.suspended_project(session, body.comparison_id, user_id)
+    if project_id is not None:
+        # Nothing new from a suspended annotator, but a label sent before the suspension
+        # and retried with its key is acknowledged: nothing the client sent is lost.
+        earlier = label_queries.label_by_key(session, body.idempotency_key)
+        if earlier is not None and (earlier.annotator_id, earlier.comparison_id) == (
+            user_id,
+            body.comparison_id,
+        ):
+            return earlier, False
+        raise suspended_error(session, project_id)
     try:
         return label_queries.record_label(session, data)
     except label_queries.ComparisonNotFound as exc:

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from app.cli import data, demo, evaluation, model_versions, people, server, training
+from app.cli import data, demo, evaluation, model_versions, people, quality, server, training
 from app.cli.errors import CommandError
 from app.config import get_settings
 
@@ -15,7 +15,7 @@ from app.config import get_settings
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlhf", description="RLHF Studio")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (server, people, data, training, model_versions, demo, evaluation):
+    for module in (server, people, data, training, model_versions, demo, evaluation, quality):
         module.register(commands)
     return parser
 

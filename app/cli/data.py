@@ -25,6 +25,7 @@ from app.importing.parsers import ImportFormat
 from app.importing.pipeline import ImportRejected, import_preferences
 from app.models import Project
 from app.queries import projects as project_queries
+from app.queries.trusted_labels import Aggregation, Trust
 
 
 def register(commands: Any) -> None:
@@ -53,6 +54,17 @@ def register(commands: Any) -> None:
         "--include-evaluation",
         action="store_true",
         help="trl schema: also export the labels of blind evaluation pairs",
+    )
+    exp.add_argument(
+        "--include-flagged",
+        action="store_true",
+        help="trl: keep labels of flagged and suspended annotators",
+    )
+    exp.add_argument(
+        "--aggregation",
+        choices=[a.value for a in Aggregation],
+        default="majority",
+        help="trl: majority vote or the latent-truth model's weighted vote",
     )
     exp.set_defaults(handler=run_export)
 
@@ -131,7 +143,11 @@ def run_export(args: argparse.Namespace) -> int:
             flagged=tuple(Flag(f) for f in args.flag),
             not_flagged=tuple(Flag(f) for f in args.not_flag),
             min_agreement=args.min_agreement,
-            include_evaluation=args.include_evaluation,
+            trust=Trust(
+                include_flagged=args.include_flagged,
+                aggregation=Aggregation(args.aggregation),
+                include_evaluation=args.include_evaluation,
+            ),
         ),
     )
     if options.fmt is FileFormat.parquet and args.output is None and sys.stdout.isatty():

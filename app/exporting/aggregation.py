@@ -43,8 +43,22 @@ def _strength_count(choice: str) -> ColumnElement[Any]:
     return func.sum(case(((Label.choice == choice) & Label.strength.is_not(None), 1), else_=0))
 
 
-def label_counts(project_id: int, conditions: list[ColumnElement[bool]]) -> Subquery:
-    """One row per comparison of the project with passing labels: counts per choice, margins."""
+def _weight_sum(choice: str, weight: ColumnElement[float]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((Label.choice == choice, weight), else_=0.0)), 0.0)
+
+
+def label_counts(
+    project_id: int,
+    conditions: list[ColumnElement[bool]],
+    weight: ColumnElement[float] | None = None,
+) -> Subquery:
+    """One row per comparison of the project with passing labels: counts per choice, margins,
+    and with `weight` (aggregation=model) the summed weights per choice."""
+    weights = (
+        [_weight_sum(c, weight).label(f"w_{c}") for c in ("better", "worse", "same")]
+        if weight is not None
+        else []
+    )
     return (
         select(
             Label.comparison_id.label("comparison_id"),
@@ -56,6 +70,7 @@ def label_counts(project_id: int, conditions: list[ColumnElement[bool]]) -> Subq
             _strength_count("better").label("strengths_better"),
             _margin_sum("worse").label("margin_worse"),
             _strength_count("worse").label("strengths_worse"),
+            *weights,
         )
         .join(Comparison, Comparison.id == Label.comparison_id)
         .where(Comparison.project_id == project_id, *conditions)
@@ -74,9 +89,27 @@ def outcome(counts: Subquery) -> ColumnElement[str]:
     )
 
 
+def model_outcome(counts: Subquery) -> ColumnElement[str]:
+    """The latent-truth model's answer: the choice with the largest summed vote weight (the
+    one-coin model's posterior with a flat prior); equal weights are a split."""
+    c = counts.c
+    return case(
+        ((c.w_better > c.w_worse) & (c.w_better > c.w_same), "better"),
+        ((c.w_worse > c.w_better) & (c.w_worse > c.w_same), "worse"),
+        ((c.w_same > c.w_better) & (c.w_same > c.w_worse), OUTCOME_TIE),
+        else_=OUTCOME_SPLIT,
+    )
+
+
 def winning_votes(counts: Subquery) -> ColumnElement[int]:
     c = counts.c
     return case((c.better >= c.worse, c.better), else_=c.worse)
+
+
+def votes_for(outcome_column: ColumnElement[str], counts: Subquery) -> ColumnElement[int]:
+    """How many labels made the outcome's choice (model aggregation may pick a minority)."""
+    c = counts.c
+    return case((outcome_column == "better", c.better), else_=c.worse)
 
 
 def largest_share_votes(counts: Subquery) -> ColumnElement[int]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from app.queries.trusted_labels import Trust
 
 
 class ExportSchema(enum.StrEnum):
@@ -45,9 +47,9 @@ class ExportFilters:
     not_flagged: tuple[Flag, ...] = ()
     # Comparisons whose labels agree less than this (0..1) are left out.
     min_agreement: float | None = None
-    # The trl schema leaves out blind evaluation pairs unless this is set (the raw schema
-    # keeps every label).
-    include_evaluation: bool = False
+    # trl only: whose labels count, how one pair's labels combine, whether blind evaluation
+    # pairs count (gold pairs never; the raw schema keeps every label).
+    trust: Trust = field(default_factory=Trust)
 
 
 @dataclass(frozen=True)

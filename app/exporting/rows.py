@@ -52,6 +52,7 @@ def raw_row(row: Row, *, prompt: Callable[[str], Any]) -> dict[str, Any]:
         response_a_model_version_id,
         response_b_source,
         response_b_model_version_id,
+        is_gold,
     ) = row
     return {
         "label_id": label_id,
@@ -78,6 +79,7 @@ def raw_row(row: Row, *, prompt: Callable[[str], Any]) -> dict[str, Any]:
         "response_a_model_version_id": response_a_model_version_id,
         "response_b_source": response_b_source,
         "response_b_model_version_id": response_b_model_version_id,
+        "is_gold": bool(is_gold),
     }
 
 

@@ -11,6 +11,11 @@ from sqlalchemy.orm import aliased
 from app.exporting import aggregation
 from app.exporting.options import ExportFilters, Flag
 from app.models import Comparison, Label, Prompt, Response, User
+from app.queries.trusted_labels import (
+    Aggregation,
+    trusted_label_conditions,
+    vote_weight_column,
+)
 
 _FLAG_COLUMNS = {
     Flag.harmful: Label.flag_harmful,
@@ -66,6 +71,7 @@ RAW_COLUMNS = (
     "response_a_model_version_id",
     "response_b_source",
     "response_b_model_version_id",
+    "is_gold",
 )
 
 
@@ -98,6 +104,7 @@ def raw_select(project_id: int, filters: ExportFilters) -> Select[*tuple[Any, ..
             ResponseA.model_version_id,
             ResponseB.source,
             ResponseB.model_version_id,
+            Comparison.gold_choice.is_not(None),
         )
         .join(Comparison, Comparison.id == Label.comparison_id)
         .join(Prompt, Prompt.id == Comparison.prompt_id)
@@ -124,29 +131,40 @@ def raw_count(conn: Connection, project_id: int, filters: ExportFilters) -> int:
     return int(conn.scalar(stmt) or 0)
 
 
+def trl_label_conditions(project_id: int, filters: ExportFilters) -> list[ColumnElement[bool]]:
+    """The export's filters and the trust rule (app/queries/trusted_labels.py)."""
+    return [*label_conditions(filters), *trusted_label_conditions(project_id, filters.trust)]
+
+
 def _trl_outcomes(
-    project_id: int, filters: ExportFilters
-) -> tuple[Any, ColumnElement[str], ColumnElement[bool]]:
-    conditions = label_conditions(filters)
-    if not filters.include_evaluation:
-        # Evaluation pairs measure policies; training on them would spoil the measurement.
-        conditions.append(Comparison.evaluation.is_(False))
-    counts = aggregation.label_counts(project_id, conditions)
+    project_id: int, filters: ExportFilters, import_weight: float
+) -> tuple[Any, ColumnElement[str], ColumnElement[int], ColumnElement[bool]]:
+    by_model = filters.trust.aggregation is Aggregation.model
+    weight = vote_weight_column(project_id, import_weight) if by_model else None
+    counts = aggregation.label_counts(project_id, trl_label_conditions(project_id, filters), weight)
+    if by_model:
+        outcome = aggregation.model_outcome(counts)
+        votes = aggregation.votes_for(outcome, counts)
+    else:
+        outcome = aggregation.outcome(counts)
+        votes = aggregation.winning_votes(counts)
     agreed = (
-        aggregation.at_least(aggregation.winning_votes(counts), counts, filters.min_agreement)
+        aggregation.at_least(votes, counts, filters.min_agreement)
         if filters.min_agreement is not None
         else true()
     )
-    return counts, aggregation.outcome(counts), agreed
+    return counts, outcome, votes, agreed
 
 
-def trl_select(project_id: int, filters: ExportFilters) -> Select[*tuple[Any, ...]]:
+def trl_select(
+    project_id: int, filters: ExportFilters, import_weight: float = 1.0
+) -> Select[*tuple[Any, ...]]:
     """One row per comparison whose passing labels have a non-tie majority, in comparison order.
 
     Columns: comparison id, messages (JSON text), text A, text B, outcome, labels, winning
     votes, margin sum and strength count for `better`, the same for `worse`.
     """
-    counts, outcome, agreed = _trl_outcomes(project_id, filters)
+    counts, outcome, votes, agreed = _trl_outcomes(project_id, filters, import_weight)
     c = counts.c
     return (
         select(
@@ -156,7 +174,7 @@ def trl_select(project_id: int, filters: ExportFilters) -> Select[*tuple[Any, ..
             ResponseB.text,
             outcome,
             c.n,
-            aggregation.winning_votes(counts),
+            votes,
             c.margin_better,
             c.strengths_better,
             c.margin_worse,
@@ -180,8 +198,10 @@ class TrlCounts:
     low_agreement: int
 
 
-def trl_counts(conn: Connection, project_id: int, filters: ExportFilters) -> TrlCounts:
-    counts, outcome, agreed = _trl_outcomes(project_id, filters)
+def trl_counts(
+    conn: Connection, project_id: int, filters: ExportFilters, import_weight: float = 1.0
+) -> TrlCounts:
+    counts, outcome, _, agreed = _trl_outcomes(project_id, filters, import_weight)
     by_outcome: dict[tuple[str, bool], int] = {}
     classified = (
         select(outcome.label("outcome"), agreed.label("agreed"))

@@ -22,6 +22,8 @@ from app.exporting import selects
 from app.exporting.options import ExportOptions, ExportSchema, FileFormat
 from app.exporting.rows import Row, row_builder
 from app.exporting.writers import jsonl_chunks, parquet_chunks, parquet_schema
+from app.queries.trusted_labels import import_vote_weight
+from app.queries.trusted_labels import left_out as left_out_by_trust
 
 FETCH_ROWS = 2000
 # Rows per message from the PostgreSQL server in streaming (chunked rows) mode.
@@ -45,19 +47,25 @@ class PreparedExport:
     """Counts known, rows not yet read; iterate `chunks()` exactly once (it closes the connection)."""
 
     def __init__(
-        self, conn: Connection, project_id: int, options: ExportOptions, counts: ExportCounts
+        self,
+        conn: Connection,
+        project_id: int,
+        options: ExportOptions,
+        counts: ExportCounts,
+        import_weight: float = 1.0,
     ) -> None:
         self._conn = conn
         self._project_id = project_id
         self.options = options
         self.counts = counts
+        self._import_weight = import_weight
 
     def chunks(self) -> Iterator[bytes]:
         options = self.options
         if options.schema is ExportSchema.raw:
             stmt = selects.raw_select(self._project_id, options.filters)
         else:
-            stmt = selects.trl_select(self._project_id, options.filters)
+            stmt = selects.trl_select(self._project_id, options.filters, self._import_weight)
         batches = fetch_batches(self._conn, stmt)
         try:
             if options.fmt is FileFormat.jsonl:
@@ -111,11 +119,12 @@ def prepare_export(engine: Engine, project_id: int, options: ExportOptions) -> P
     """Opens the export's connection and counts its rows; the caller streams `chunks()`."""
     conn = _snapshot_connection(engine)
     try:
-        counts = _count(conn, project_id, options)
+        weight = import_vote_weight(conn, project_id)
+        counts = _count(conn, project_id, options, weight)
     except BaseException:
         conn.close()
         raise
-    return PreparedExport(conn, project_id, options, counts)
+    return PreparedExport(conn, project_id, options, counts, weight)
 
 
 def _snapshot_connection(engine: Engine) -> Connection:
@@ -125,13 +134,22 @@ def _snapshot_connection(engine: Engine) -> Connection:
     return engine.execution_options(sqlite_read_only=True).connect()
 
 
-def _count(conn: Connection, project_id: int, options: ExportOptions) -> ExportCounts:
+def _count(
+    conn: Connection, project_id: int, options: ExportOptions, import_weight: float
+) -> ExportCounts:
     if options.schema is ExportSchema.raw:
         return ExportCounts(written=selects.raw_count(conn, project_id, options.filters))
-    trl = selects.trl_counts(conn, project_id, options.filters)
+    trl = selects.trl_counts(conn, project_id, options.filters, import_weight)
     left_out: dict[str, Any] = {"ties": trl.ties, "splits": trl.splits}
     if options.filters.min_agreement is not None:
         left_out["low_agreement"] = trl.low_agreement
+    # What the trust rule left out: X-Left-Out-Flagged-Labels, X-Left-Out-Gold-Comparisons.
+    trust = options.filters.trust
+    left_out.update(
+        left_out_by_trust(
+            conn, project_id, trust, selects.label_conditions(options.filters)
+        ).as_dict()
+    )
     return ExportCounts(written=trl.written, left_out=left_out)
 
 

@@ -49,6 +49,7 @@ RAW_SCHEMA = pa.schema(
         ("response_a_model_version_id", pa.int64()),
         ("response_b_source", pa.string()),
         ("response_b_model_version_id", pa.int64()),
+        ("is_gold", pa.bool_()),
     ]
 )
 

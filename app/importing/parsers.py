@@ -37,7 +37,8 @@ def _plain(value: object) -> bool:
 
 def parse_pairs(record: dict[str, Any]) -> ParsedPair:
     """`{"prompt": str | [messages], "response_a", "response_b", "label"?, "strength"?,
-    "model_a"?, "model_b"?}`: the model names say where each response came from."""
+    "model_a"?, "model_b"?, "gold"?}`: the model names say where each response came from;
+    gold is the known answer of a quality-control pair."""
     prompt: Any = record.get("prompt")
     first: Any = record.get("response_a")
     second: Any = record.get("response_b")
@@ -64,15 +65,23 @@ def parse_pairs(record: dict[str, Any]) -> ParsedPair:
             raise LineError(f"strength must be slightly or much, not {strength!r}")
         if choice is None or choice == Choice.same:
             raise LineError("strength needs a label of better or worse")
+    raw_gold = record.get("gold")
+    gold = _CHOICES.get(raw_gold) if isinstance(raw_gold, str) else None
+    if raw_gold is not None and gold is None:
+        raise LineError(
+            f"gold must be one of better, worse, same (B compared with A), not {raw_gold!r}"
+        )
     return ParsedPair(
         messages,
         first,
         second,
         choice,
         level,
-        randomise=choice is not None,
+        # A gold pair's order is randomised too, so its answer is not always on one side.
+        randomise=choice is not None or gold is not None,
         model_first=_model_name(record, "model_a"),
         model_second=_model_name(record, "model_b"),
+        gold=gold,
     )
 
 

@@ -31,6 +31,8 @@ class ParsedPair:
     # Names of the sources of `first` and `second` (a `pairs` row's model_a and model_b).
     model_first: str | None = None
     model_second: str | None = None
+    # The known answer of a gold pair (`second` compared with `first`), for quality control.
+    gold: Choice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class ImportRow:
     # The sources of text_a and text_b: they travel with their texts when A and B swap.
     model_a: str | None = None
     model_b: str | None = None
+    gold: Choice | None = None
 
 
 _FLIPPED = {Choice.better: Choice.worse, Choice.worse: Choice.better, Choice.same: Choice.same}
@@ -69,7 +72,7 @@ def to_row(line: int, pair: ParsedPair) -> ImportRow:
     digest = pair_hash(prompt_digest, first_hash, second_hash)
     text_a, text_b, hash_a, hash_b = pair.first, pair.second, first_hash, second_hash
     model_a, model_b = pair.model_first, pair.model_second
-    choice = pair.choice
+    choice, gold = pair.choice, pair.gold
     if pair.randomise:
         # Seeded by the order-free pair hash: a re-import lands on the same orientation.
         swap = (second_hash < first_hash) != bool(int(digest[-1], 16) & 1)
@@ -77,6 +80,7 @@ def to_row(line: int, pair: ParsedPair) -> ImportRow:
             text_a, text_b, hash_a, hash_b = text_b, text_a, hash_b, hash_a
             model_a, model_b = model_b, model_a
             choice = flipped(choice) if choice is not None else None
+            gold = flipped(gold) if gold is not None else None
     return ImportRow(
         line=line,
         messages=pair.messages,
@@ -90,4 +94,5 @@ def to_row(line: int, pair: ParsedPair) -> ImportRow:
         strength=pair.strength,
         model_a=model_a,
         model_b=model_b,
+        gold=gold,
     )

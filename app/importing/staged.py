@@ -58,6 +58,8 @@ class StagedWriter:
                 for statement in sql.BATCH_STATEMENTS:
                     cursor.execute(statement, self.params, prepare=False)
                 counts.execute(sql.INSERT_LABELS, self.params, prepare=False)
+                if any(row.gold is not None for row in rows):
+                    cursor.execute(sql.SET_GOLD, self.params, prepare=False)
                 cursor.execute(sql.CLEAR_STAGING)
                 result = counts.fetchone()
         assert result is not None
@@ -86,6 +88,7 @@ StagedRow = tuple[
     str,
     str | None,
     str,
+    str | None,
     str | None,
     str | None,
     str | None,
@@ -132,6 +135,7 @@ def _first_of_each(rows: Sequence[ImportRow]) -> list[StagedRow]:
                 row.strength.value if row.strength is not None else None,
                 name_a,
                 name_b,
+                row.gold.value if row.gold is not None else None,
             )
         )
     return staged

@@ -137,6 +137,15 @@ class CoreStore:
         stmt = self._insert(LABELS).returning(LABELS.c.comparison_id)
         return {cid for (cid,) in self.session.execute(stmt, values)}
 
+    def set_gold(self, golds: Sequence[tuple[int, str]]) -> None:
+        """Gold answers (comparison id, choice in the stored order), the file's over any before."""
+        for comparison_id, gold in golds:
+            self.session.execute(
+                update(COMPARISONS)
+                .where(COMPARISONS.c.id == comparison_id)
+                .values(gold_choice=gold)
+            )
+
     def count_labels(self, comparison_ids: Sequence[int]) -> None:
         self.session.execute(
             update(COMPARISONS)

@@ -128,6 +128,18 @@ class BulkWriter:
         # A re-import shows itself in its first batch; the rest of the file follows suit.
         self.find_first = len(created) * 2 < len(unique)
 
+        golds: list[tuple[int, str]] = []
+        for row in batch:
+            if row.gold is None:
+                continue
+            comparison_id, stored_a = comparisons[row.pair_hash]
+            gold = row.gold
+            if stored_a != response_ids[(prompt_ids[row.prompt_hash], row.hash_a)]:
+                gold = flipped(gold)
+            golds.append((comparison_id, gold.value))
+        if golds:
+            store.set_gold(golds)
+
         labels: list[NewLabel] = []
         for row in batch:
             if row.choice is None:

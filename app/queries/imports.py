@@ -32,7 +32,7 @@ CREATE_STAGING = (
     # with their response's text.
     "CREATE TEMPORARY TABLE import_rows (line integer NOT NULL, ph text NOT NULL, m text,"
     " ha text NOT NULL, ta text, hb text NOT NULL, tb text, h text NOT NULL, c text, s text,"
-    " na text, nb text) ON COMMIT DROP",
+    " na text, nb text, g text) ON COMMIT DROP",
     # Ids resolved for the batch, so that each statement joins them instead of probing the
     # tables' indexes again; inserts fill them from RETURNING.
     "CREATE TEMPORARY TABLE import_known (h text NOT NULL, cid integer NOT NULL,"
@@ -52,7 +52,7 @@ DROP_STAGING = f"DROP TABLE IF EXISTS {_TABLES}"
 CLEAR_STAGING = (
     "TRUNCATE import_rows, import_known, import_prompts, import_responses, import_created"
 )
-COPY_ROWS = "COPY import_rows (line, ph, m, ha, ta, hb, tb, h, c, s, na, nb) FROM STDIN"
+COPY_ROWS = "COPY import_rows (line, ph, m, ha, ta, hb, tb, h, c, s, na, nb, g) FROM STDIN"
 
 # Pairs stored already, found with one probe each. Run when the previous batch was mostly
 # duplicates (a re-import); on new data the probe would find nothing, and the statements
@@ -188,6 +188,19 @@ counted AS (
 )
 SELECT (SELECT count(*) FROM import_created), (SELECT count(*) FROM older),
        (SELECT count(*) FROM resolved WHERE cid IS NULL)
+"""
+
+# Gold answers (`g`, in the line's A/B order) onto their comparisons, which the statements
+# above created or found; turned round where the stored comparison has A and B the other way.
+SET_GOLD = """
+UPDATE comparisons c
+SET gold_choice = CASE WHEN a.content_hash = r.ha OR r.g = 'same' THEN r.g
+                       WHEN r.g = 'better' THEN 'worse' ELSE 'better' END
+FROM import_rows r
+CROSS JOIN LATERAL (SELECT id, response_a_id, project_id FROM comparisons
+                    WHERE pair_hash = r.h OFFSET 0) k
+JOIN responses a ON a.id = k.response_a_id
+WHERE r.g IS NOT NULL AND k.project_id = %(project)s AND c.id = k.id
 """
 
 BATCH_STATEMENTS = (

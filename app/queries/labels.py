@@ -249,7 +249,13 @@ _TOKEN_AUTH = f"""tok AS (
     WHERE t.token_hash = %(token_hash)s AND u.id = %(annotator_id)s AND t.revoked_at IS NULL
       AND u.is_active AND u.role IN {RATER_ROLES_SQL}
 ), {touch_token_cte("created_at")}, """
-_TOKEN_GUARD = " AND EXISTS (SELECT 1 FROM tok)"
+# A suspended annotator's label goes to the full path, which acknowledges a retry and
+# refuses anything new.
+_TOKEN_GUARD = (
+    " AND EXISTS (SELECT 1 FROM tok)"
+    " AND NOT EXISTS (SELECT 1 FROM annotator_quality q WHERE q.project_id = c.project_id"
+    " AND q.user_id = %(annotator_id)s AND q.status = 'suspended')"
+)
 _RECORD_FOR_TOKEN_SQL = _RECORD_TEMPLATE.format(auth=_TOKEN_AUTH, guard=_TOKEN_GUARD)
 # The same for a label that also asks for the next pair of a project: a project that does
 # not exist writes nothing, so the full path's 404 leaves nothing behind either.

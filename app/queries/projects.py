@@ -51,6 +51,8 @@ def create_project(session: Session, **fields: Any) -> Project:
         labels_per_comparison=fields.get("labels_per_comparison", 1),
         generation_settings=fields.get("generation_settings") or {},
         training_settings=fields.get("training_settings") or {},
+        gold_rate=fields.get("gold_rate") or 0.0,
+        quality_thresholds=_thresholds(fields.get("quality_thresholds")),
     )
     session.add(project)
     session.flush()
@@ -68,14 +70,27 @@ def update_project(session: Session, project: Project, changes: dict[str, Any]) 
         if get_project_by_name(session, name) is not None:
             raise ProjectNameTaken(name)
         project.name = name
-    for key in ("guidelines", "labels_per_comparison", "generation_settings", "training_settings"):
+    for key in (
+        "guidelines",
+        "labels_per_comparison",
+        "generation_settings",
+        "training_settings",
+        "gold_rate",
+    ):
         if changes.get(key) is not None:
             setattr(project, key, changes[key])
+    if changes.get("quality_thresholds") is not None:
+        project.quality_thresholds = _thresholds(changes["quality_thresholds"])
     for key in ("policy_version_id", "reward_version_id"):
         if key in changes:
             _set_version(session, project, key, changes[key])
     session.flush()
     return project
+
+
+def _thresholds(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Only the overrides that were given: a default changed later applies to the project."""
+    return {k: v for k, v in (overrides or {}).items() if v is not None}
 
 
 _KIND = {"policy_version_id": ModelKind.policy, "reward_version_id": ModelKind.reward}

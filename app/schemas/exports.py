@@ -15,6 +15,7 @@ from app.exporting.options import (
     Flag,
     TrlForm,
 )
+from app.queries.trusted_labels import Aggregation, Trust
 
 
 def export_options(
@@ -47,6 +48,14 @@ def export_options(
     include_evaluation: Annotated[
         bool, Query(description="trl only: also export the labels of blind evaluation pairs")
     ] = False,
+    include_flagged: Annotated[
+        bool,
+        Query(description="trl only: keep labels of flagged and suspended annotators"),
+    ] = False,
+    aggregation: Annotated[
+        Aggregation,
+        Query(description="trl only: majority vote, or the latent-truth model's weighted vote"),
+    ] = Aggregation.majority,
 ) -> ExportOptions:
     return ExportOptions(
         schema=schema,
@@ -60,7 +69,11 @@ def export_options(
             flagged=tuple(flag or ()),
             not_flagged=tuple(not_flag or ()),
             min_agreement=min_agreement,
-            include_evaluation=include_evaluation,
+            trust=Trust(
+                include_flagged=include_flagged,
+                aggregation=aggregation,
+                include_evaluation=include_evaluation,
+            ),
         ),
     )
 

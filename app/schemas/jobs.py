@@ -56,9 +56,25 @@ class RewardParams(_Params):
     include_evaluation: bool = Field(
         False, description="also train on the labels of blind evaluation pairs"
     )
+    include_flagged: bool = Field(
+        False, description="also train on labels of flagged and suspended annotators"
+    )
+    aggregation: Literal["labels", "majority", "model"] = Field(
+        "labels",
+        description="labels: every trusted label is an example; majority or model: one"
+        " example per pair, its labels combined by majority vote or by the latent-truth model",
+    )
 
     def config_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"base_model", "min_labels", "include_evaluation"})
+        return self.model_dump(
+            exclude={
+                "base_model",
+                "min_labels",
+                "include_evaluation",
+                "include_flagged",
+                "aggregation",
+            }
+        )
 
 
 class GenerateParams(_Params):

@@ -7,11 +7,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from app.schemas.quality import QualityThresholdsBody
+
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Guidelines = Annotated[
     str, Field(max_length=100_000, description="annotation guidelines, Markdown")
 ]
 Overlap = Annotated[int, Field(ge=1, le=100, description="labels wanted per comparison")]
+GoldRate = Annotated[
+    float, Field(ge=0, le=1, description="share of an annotator's pairs that are gold")
+]
 
 
 class ProjectCreate(BaseModel):
@@ -24,6 +29,8 @@ class ProjectCreate(BaseModel):
     reward_version_id: int | None = None
     generation_settings: dict[str, Any] = Field(default_factory=dict)
     training_settings: dict[str, Any] = Field(default_factory=dict)
+    gold_rate: GoldRate = 0.0
+    quality_thresholds: QualityThresholdsBody = Field(default_factory=QualityThresholdsBody)
 
 
 class ProjectUpdate(BaseModel):
@@ -38,6 +45,8 @@ class ProjectUpdate(BaseModel):
     reward_version_id: int | None = None
     generation_settings: dict[str, Any] | None = None
     training_settings: dict[str, Any] | None = None
+    gold_rate: GoldRate | None = None
+    quality_thresholds: QualityThresholdsBody | None = None
 
 
 class ProjectPublic(BaseModel):
@@ -51,4 +60,8 @@ class ProjectPublic(BaseModel):
     reward_version_id: int | None
     generation_settings: dict[str, Any]
     training_settings: dict[str, Any]
+    gold_rate: float
+    quality_thresholds: dict[str, Any] = Field(
+        description="overrides of the automatic flagging (and optional suspension) rules"
+    )
     created_at: datetime

@@ -14,12 +14,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from app import rating
 from app.deps import SettingsDep, WebRater, WriteSessionDep, check_csrf
 from app.models import User, utcnow
 from app.queries import labels as label_queries
+from app.queries import quality as quality_queries
 from app.queries import queue
 from app.rendering import render_markdown, render_messages
 from app.schemas.labels import LabelCreate
@@ -51,6 +53,19 @@ def _rate_url(project_id: int, notice: str | None = None) -> str:
 
 def _start_of_day(now: datetime) -> datetime:
     return datetime(now.year, now.month, now.day, tzinfo=UTC)
+
+
+def _suspended_page(request: Request, user: User, session: Session, project_id: int) -> Response:
+    return render(
+        request,
+        "message.html",
+        {
+            "user": user,
+            "heading": "Suspended from this project",
+            "message": quality_queries.refusal_to_rate(session, project_id),
+        },
+        status_code=status.HTTP_403_FORBIDDEN,
+    )
 
 
 def _empty_page(
@@ -88,8 +103,11 @@ def rate_page(
             project_id=project,
             user_id=user.id,
             lease_for=timedelta(seconds=settings.assignment_lease_s),
+            gold_key=rating.gold_key(request.app.state),
             now=now,
         )
+    except queue.Suspended:
+        return _suspended_page(request, user, session, project)
     except queue.QueueBusy:
         message = "Many annotators are taking pairs right now. Reload in a moment."
         return _message(request, user, "Busy", message, 503, _rate_url(project))
@@ -173,6 +191,16 @@ def submit_rating(
         return RedirectResponse(_rate_url(project_id, "choose"), status_code=303)
     # Recomputed here: the hidden shown_swapped field is only a courtesy to scripts.
     swapped = rating.shown_swapped_in(request.app.state, user.id, comparison_id)
+    suspended_from = quality_queries.suspended_project(session, comparison_id, user.id)
+    if suspended_from is not None:
+        earlier = label_queries.label_by_key(session, idempotency_key)
+        if earlier is None or (earlier.annotator_id, earlier.comparison_id) != (
+            user.id,
+            comparison_id,
+        ):
+            return _suspended_page(request, user, session, suspended_from)
+        # A form sent before the suspension and sent again: it was saved, say so.
+        return RedirectResponse(_rate_url(project_id, "saved"), status_code=303)
     try:
         body = LabelCreate.model_validate(
             {

@@ -1,7 +1,7 @@
 """blind evaluation: named response sources, evaluation pairs, reward-model scores
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-03 16:00:00
 
 Hand-checked. Chained to 0004 while 0005 (quality control) is on its own branch; the lead
@@ -27,7 +27,7 @@ from alembic import op
 import app.models
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -342,6 +342,7 @@ def test_concurrent_annotators_label_each_pair_once(tmp_path: Path) -> None:
                                 project_id=project_id,
                                 user_id=user_id,
                                 lease_for=timedelta(minutes=5),
+                                gold_key="test",
                             )
                         if leased is None:
                             return

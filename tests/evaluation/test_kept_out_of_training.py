@@ -17,6 +17,7 @@ from app.queries.held_out import (
     is_held_out,
     training_prompts,
 )
+from app.queries.trusted_labels import Trust
 from tests.api.committed import LiveApp, live
 from tests.evaluation.seed import make_battle, make_version
 from tests.factories import make_project, make_prompt
@@ -55,7 +56,7 @@ def test_reward_training_leaves_evaluation_labels_out_unless_asked(db: Session) 
     make_battle(db, project, a=base, b="other", choices=["better", "worse"], evaluation=True)
     trained = make_battle(db, project, a=base, b="x", choices=["worse"], evaluation=False)
     assert [e.group for e in preference_examples(db, project.id)] == [trained.id]
-    assert len(preference_examples(db, project.id, include_evaluation=True)) == 3
+    assert len(preference_examples(db, project.id, Trust(include_evaluation=True))) == 3
 
 
 def test_held_out_prompts_never_reach_training(db: Session) -> None:

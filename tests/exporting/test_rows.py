@@ -20,7 +20,8 @@ def test_raw_row_names_every_selected_column_like_the_parquet_schema() -> None:
     record = raw_row(row, prompt=str)
     assert tuple(record) == RAW_COLUMNS == tuple(RAW_SCHEMA.names)
     assert list(record.values()) == [
-        str(3) if k == "prompt" else i for i, k in enumerate(RAW_COLUMNS)
+        str(3) if k == "prompt" else bool(i) if k == "is_gold" else i
+        for i, k in enumerate(RAW_COLUMNS)
     ]
 
 

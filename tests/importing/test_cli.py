@@ -46,7 +46,9 @@ def test_import_then_export(
 
     target = tmp_path / "trl.parquet"
     assert main(["export", "1", "--schema", "trl", "--format", "parquet", "-o", str(target)]) == 0
-    assert "wrote 1796 rows (left out: ties 0, splits 0)" in capsys.readouterr().err
+    assert "wrote 1796 rows (left out: ties 0, splits 0, flagged labels 0, gold comparisons 0)" in (
+        capsys.readouterr().err
+    )
     assert pq.read_table(target).num_rows == 1796
 
     assert main(["export", "hh", "--schema", "raw"]) == 0

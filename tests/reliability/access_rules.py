@@ -97,6 +97,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/projects/{project_id}/export"): Rule(ADMINS),
     ("GET", "/api/v1/projects/{project_id}/stats"): Rule(ADMINS),
+    ("GET", "/api/v1/projects/{project_id}/annotators"): Rule(ADMINS),
+    ("POST", "/api/v1/projects/{project_id}/annotators/recompute"): Rule(ADMINS),
+    ("POST", "/api/v1/projects/{project_id}/annotators/{user_id}/suspend"): Rule(
+        ADMINS, lambda o, n: {"json": {"reason": f"matrix {n}"}}
+    ),
+    ("POST", "/api/v1/projects/{project_id}/annotators/{user_id}/reinstate"): Rule(
+        ADMINS, lambda o, n: {"json": {"reason": f"matrix {n}"}}
+    ),
+    ("GET", "/api/v1/projects/{project_id}/annotators/{user_id}/history"): Rule(ADMINS),
+    ("PATCH", "/api/v1/comparisons/{comparison_id}"): Rule(
+        ADMINS, lambda o, n: {"json": {"gold": None}}
+    ),
     ("GET", "/api/v1/projects/{project_id}/next"): Rule(RATERS),
     ("POST", "/api/v1/labels"): Rule(RATERS, _label),
     ("POST", "/api/v1/projects/{project_id}/labels"): Rule(RATERS, _label),

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.models import ModelKind
+from app.quality.recompute import recompute
 from app.queries import training_data
+from app.queries.trusted_labels import Aggregation, Trust, left_out
 from app.schemas.jobs import RewardParams
 from trainer.default_models import reward_base_path
 from trainer.jobs.spec import JobError, JobRun
@@ -20,11 +22,7 @@ from trainer.reward.train import RewardConfig, train_reward_model
 MARGIN_BY_STRENGTH = {"slightly": 1 / 3, "much": 1.0}
 
 
-def preference_examples(
-    session: Session, project_id: int, *, include_evaluation: bool = False
-) -> list[PreferenceExample]:
-    """Every label of the project (human and imported) as one example, grouped by comparison;
-    the labels of blind evaluation pairs only when asked for."""
+def _examples(rows: list[training_data.PreferenceRow]) -> list[PreferenceExample]:
     return [
         PreferenceExample(
             prompt=row.prompt,
@@ -34,10 +32,44 @@ def preference_examples(
             margin=MARGIN_BY_STRENGTH.get(row.strength) if row.strength else None,
             group=row.comparison_id,
         )
-        for row in training_data.preference_rows(
-            session, project_id, include_evaluation=include_evaluation
-        )
+        for row in rows
     ]
+
+
+def preference_examples(
+    session: Session, project_id: int, trust: Trust | None = None
+) -> list[PreferenceExample]:
+    """Every trusted label of the project (human and imported) as one example, grouped by
+    comparison: no gold pairs, no labels of flagged or suspended annotators unless
+    `trust.include_flagged` (app/queries/trusted_labels.py)."""
+    return _examples(training_data.preference_rows(session, project_id, trust=trust))
+
+
+def training_examples(
+    run: JobRun, params: RewardParams
+) -> tuple[list[PreferenceExample], dict[str, float]]:
+    """The examples the job trains on, after bringing the annotators' statuses up to date,
+    and what the trust rule left out (for the job's metrics)."""
+    project_id = run.job.project_id
+    trust = Trust(
+        include_flagged=params.include_flagged,
+        aggregation=Aggregation.model if params.aggregation == "model" else Aggregation.majority,
+        include_evaluation=params.include_evaluation,
+    )
+    with run.transaction() as session:
+        # Statuses as of now, not as of the last look at the annotators table.
+        recompute(session, project_id)
+    with run.reading() as session:
+        if params.aggregation == "labels":
+            examples = preference_examples(session, project_id, trust)
+        else:
+            examples = _examples(training_data.aggregated_rows(session, project_id, trust=trust))
+        dropped = left_out(session, project_id, trust)
+    metrics = {
+        "left_out_flagged_labels": float(dropped.flagged_labels),
+        "left_out_gold_comparisons": float(dropped.gold_comparisons),
+    }
+    return examples, metrics
 
 
 def run_reward(run: JobRun) -> None:
@@ -45,10 +77,7 @@ def run_reward(run: JobRun) -> None:
     base_model = params.base_model or run.settings.reward_model
     final = run.store.final_dir("reward", run.job.id)
     if not run.store.is_complete(final):
-        with run.reading() as session:
-            examples = preference_examples(
-                session, run.job.project_id, include_evaluation=params.include_evaluation
-            )
+        examples, trust_metrics = training_examples(run, params)
         comparisons = len({e.group for e in examples})
         if comparisons < params.min_labels:
             raise JobError(
@@ -65,6 +94,11 @@ def run_reward(run: JobRun) -> None:
             metrics = train_reward_model(
                 examples, reward_base_path(base_model), config, run.ctx, tmp
             )
-            metrics = {**metrics, "n_labels": float(len(examples)), "n_comparisons": comparisons}
+            metrics = {
+                **metrics,
+                **trust_metrics,
+                "n_labels": float(len(examples)),
+                "n_comparisons": comparisons,
+            }
             manifest.update(metrics=metrics, params={"base_model": base_model, **asdict(config)})
     run.register_result(final, ModelKind.reward)

@@ -34,6 +34,7 @@ from app.queries.queue.common import (
     LeasedComparison,
     ProjectWork,
     QueueBusy,
+    Suspended,
     comparison_content,
     comparisons_left,
     held_lease,
@@ -54,6 +55,7 @@ __all__ = [
     "LeasedComparison",
     "ProjectWork",
     "QueueBusy",
+    "Suspended",
     "comparison_content",
     "comparisons_left",
     "held_lease",
@@ -72,6 +74,7 @@ def take_next(
     project_id: int,
     user_id: int,
     lease_for: timedelta,
+    gold_key: str,
     now: datetime | None = None,
 ) -> LeasedComparison | None:
     """Leases the comparison this annotator should rate now and returns it with its content.
@@ -79,9 +82,11 @@ def take_next(
     A live lease of theirs in the project is returned again (and renewed), so a reload or a
     second tab shows the same pair instead of taking another slot. None when nothing is open
     to this annotator, or when the project does not exist; QueueBusy when the pick kept
-    losing races to other annotators (PostgreSQL under heavy load).
+    losing races to other annotators (PostgreSQL under heavy load); Suspended when the
+    annotator is suspended from the project. When the project mixes gold in (`gold_rate`),
+    a draw keyed by `gold_key` (`app.rating.gold_key`) makes that share of picks gold.
     """
     now = now or utcnow()
     if is_postgres(session):
-        return postgres.take_next(session, project_id, user_id, lease_for, now)
-    return serialised.take_next(session, project_id, user_id, lease_for, now)
+        return postgres.take_next(session, project_id, user_id, lease_for, now, gold_key)
+    return serialised.take_next(session, project_id, user_id, lease_for, now, gold_key)

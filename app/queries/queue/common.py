@@ -11,6 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from app.models import (
+    AnnotatorQuality,
+    AnnotatorStatus,
     Assignment,
     AssignmentStatus,
     Comparison,
@@ -31,6 +33,15 @@ MAX_PICK_ATTEMPTS = 25
 
 class QueueBusy(Exception):
     """Every try lost its race to other annotators; the caller should retry shortly."""
+
+
+class Suspended(Exception):
+    """The annotator is suspended from this project: the queue gives them nothing."""
+
+    def __init__(self, project_id: int, user_id: int) -> None:
+        super().__init__(f"user {user_id} is suspended from project {project_id}")
+        self.project_id = project_id
+        self.user_id = user_id
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,18 @@ class LeasedComparison:
 class ProjectWork:
     project_id: int
     name: str
+
+
+def closed_count(session: Session, user_id: int) -> int:
+    """Pairs this annotator has labelled or skipped, in every project."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Assignment)
+            .where(Assignment.user_id == user_id, Assignment.status.in_(CLOSED))
+        )
+        or 0
+    )
 
 
 def is_postgres(session: Session) -> bool:
@@ -89,14 +112,30 @@ def _closed_by(user_id: int) -> Any:
 def open_comparisons(
     project_id: int, labels_wanted: int, user_id: int, now: datetime
 ) -> Select[Any]:
-    """Comparisons of a project still open to this annotator, in queue order."""
+    """Comparisons of a project still open to this annotator, in queue order (gold pairs
+    come only through `open_gold`)."""
     return (
         select(Comparison.id)
         .where(
             Comparison.project_id == project_id,
             Comparison.label_count < labels_wanted,
+            Comparison.gold_choice.is_(None),
             ~_closed_by(user_id),
             Comparison.label_count + _live_leases_of_others(user_id, now) < labels_wanted,
+        )
+        .order_by(Comparison.priority.desc(), Comparison.id.desc())
+    )
+
+
+def open_gold(project_id: int, user_id: int) -> Select[Any]:
+    """Gold pairs of a project this annotator has not closed, in queue order: each is shown
+    to one annotator at most once, and any number of annotators may hold it."""
+    return (
+        select(Comparison.id)
+        .where(
+            Comparison.project_id == project_id,
+            Comparison.gold_choice.is_not(None),
+            ~_closed_by(user_id),
         )
         .order_by(Comparison.priority.desc(), Comparison.id.desc())
     )
@@ -194,9 +233,15 @@ def project_settings(session: Session, project_id: int) -> tuple[str, str, int] 
 def comparisons_left(
     session: Session, project_id: int, labels_wanted: int, user_id: int, now: datetime
 ) -> int:
-    """How many comparisons this annotator could still be given in the project."""
+    """How many comparisons this annotator could still be given in the project.
+
+    Gold pairs they have not closed count too: the number then falls by one after any pair,
+    gold or not, and never tells them which was which.
+    """
     inner = open_comparisons(project_id, labels_wanted, user_id, now).order_by(None).subquery()
-    return session.scalar(select(func.count()).select_from(inner)) or 0
+    gold = open_gold(project_id, user_id).order_by(None).subquery()
+    normal = session.scalar(select(func.count()).select_from(inner)) or 0
+    return normal + (session.scalar(select(func.count()).select_from(gold)) or 0)
 
 
 def projects_with_work(session: Session, user_id: int) -> list[ProjectWork]:
@@ -207,9 +252,19 @@ def projects_with_work(session: Session, user_id: int) -> list[ProjectWork]:
     """
     now = utcnow()
     work = []
+    suspended = set(
+        session.scalars(
+            select(AnnotatorQuality.project_id).where(
+                AnnotatorQuality.user_id == user_id,
+                AnnotatorQuality.status == AnnotatorStatus.suspended.value,
+            )
+        )
+    )
     for project_id, name, wanted in session.execute(
         select(Project.id, Project.name, Project.labels_per_comparison).order_by(Project.id)
     ):
+        if project_id in suspended:
+            continue
         open_one = open_comparisons(project_id, wanted, user_id, now).limit(1)
         if session.scalar(open_one) is not None:
             work.append(ProjectWork(project_id=project_id, name=name))

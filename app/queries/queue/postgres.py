@@ -24,6 +24,7 @@ from app.queries.queue.common import (
     ComparisonContent,
     LeasedComparison,
     QueueBusy,
+    Suspended,
 )
 from app.rating import RATER_ROLES_SQL
 
@@ -40,7 +41,8 @@ _FRONTIER_SQL = "SELECT * FROM rlhf_queue_frontier(%(project_id)s::integer, %(no
 
 _CALL = (
     "rlhf_take_next(%(project_id)s::integer, {user}, %(now)s, %(expires_at)s,"
-    " %(from_priority)s::integer, %(from_id)s::integer, %(attempts)s::integer)"
+    " %(from_priority)s::integer, %(from_id)s::integer, %(attempts)s::integer,"
+    " %(gold_key)s::text)"
 )
 _TAKE_NEXT_SQL = "SELECT * FROM " + _CALL.format(user="%(user_id)s::integer")
 
@@ -86,7 +88,11 @@ def _store_frontier(key: tuple[str, int], row: Any) -> tuple[int, int] | None:
 
 
 def _params(
-    project_id: int, now: datetime, lease_for: timedelta, start: tuple[int, int] | None
+    project_id: int,
+    now: datetime,
+    lease_for: timedelta,
+    start: tuple[int, int] | None,
+    gold_key: str,
 ) -> dict[str, Any]:
     # No open row at the last look: start from the top, which also finds new work.
     start = start or TOP
@@ -97,11 +103,17 @@ def _params(
         "from_priority": start[0],
         "from_id": start[1],
         "attempts": MAX_PICK_ATTEMPTS,
+        "gold_key": gold_key,
     }
 
 
 def take_next(
-    session: Session, project_id: int, user_id: int, lease_for: timedelta, now: datetime
+    session: Session,
+    project_id: int,
+    user_id: int,
+    lease_for: timedelta,
+    now: datetime,
+    gold_key: str,
 ) -> LeasedComparison | None:
     conn = session.connection()
     key = (str(conn.engine.url), project_id)
@@ -110,10 +122,12 @@ def take_next(
         frontier = {"project_id": project_id, "now": now}
         start = _store_frontier(key, conn.exec_driver_sql(_FRONTIER_SQL, frontier).first())
     assert start is not True
-    params = {**_params(project_id, now, lease_for, start), "user_id": user_id}
+    params = {**_params(project_id, now, lease_for, start, gold_key), "user_id": user_id}
     row = conn.exec_driver_sql(_TAKE_NEXT_SQL, params).one()
     if row[0] == "busy":
         raise QueueBusy()
+    if row[0] == "suspended":
+        raise Suspended(project_id, user_id)
     if row[0] != "ok":
         return None
     content = ComparisonContent(
@@ -134,6 +148,7 @@ async def take_next_for_token(
     lease_for: timedelta,
     now: datetime,
     stale_before: datetime,
+    gold_key: str,
 ) -> Taken:
     """The fast lane's `next`, on an autocommit connection: one statement, one transaction."""
     key = (database, project_id)
@@ -143,7 +158,7 @@ async def take_next_for_token(
         start = _store_frontier(key, await cursor.fetchone())
     assert start is not True
     params = {
-        **_params(project_id, now, lease_for, start),
+        **_params(project_id, now, lease_for, start, gold_key),
         "token_hash": token_hash,
         "stale_before": stale_before,
     }

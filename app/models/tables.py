@@ -1,124 +1,39 @@
-"""The data model: typed SQLAlchemy 2 tables on one declarative base. The migrations in
-migrations/versions build the same schema (tests/test_migrations.py compares them)."""
+"""The tables of people, projects, content, labels, jobs and model versions."""
 
 from __future__ import annotations
 
-import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     false,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-JsonType = JSON().with_variant(JSONB(), "postgresql")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware in Python on every backend; SQLite stores naive UTC text."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use timezone-aware UTC")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JsonType}
-
-
-def _enum_check(column: str, values: type[enum.StrEnum]) -> CheckConstraint:
-    allowed = ", ".join(f"'{v.value}'" for v in values)
-    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
-
-
-class Role(enum.StrEnum):
-    annotator = "annotator"
-    admin = "admin"
-    trainer = "trainer"
-
-
-class Choice(enum.StrEnum):
-    """Response B compared with response A."""
-
-    better = "better"
-    worse = "worse"
-    same = "same"
-
-
-class Strength(enum.StrEnum):
-    slightly = "slightly"
-    much = "much"
-
-
-class JobKind(enum.StrEnum):
-    generate = "generate"
-    reward = "reward"
-    ppo = "ppo"
-    iterate = "iterate"
-    evaluate = "evaluate"
-    dpo = "dpo"
-
-
-class JobStatus(enum.StrEnum):
-    queued = "queued"
-    running = "running"
-    succeeded = "succeeded"
-    failed = "failed"
-    cancelled = "cancelled"
-
-
-class ModelKind(enum.StrEnum):
-    policy = "policy"
-    reward = "reward"
-
-
-class AssignmentStatus(enum.StrEnum):
-    leased = "leased"
-    skipped = "skipped"
-    done = "done"
+from app.models.base import (
+    AssignmentStatus,
+    Base,
+    Choice,
+    JobKind,
+    JobStatus,
+    JsonType,
+    ModelKind,
+    Role,
+    Strength,
+    _enum_check,
+    utcnow,
+)
 
 
 class User(Base):
@@ -153,7 +68,10 @@ class ApiToken(Base):
 
 class Project(Base):
     __tablename__ = "projects"
-    __table_args__ = (CheckConstraint("labels_per_comparison >= 1", name="labels_positive"),)
+    __table_args__ = (
+        CheckConstraint("labels_per_comparison >= 1", name="labels_positive"),
+        CheckConstraint("gold_rate >= 0 AND gold_rate <= 1", name="gold_rate_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -167,6 +85,12 @@ class Project(Base):
     )
     generation_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     training_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Share of an annotator's pairs that are gold (known answer), mixed into their queue.
+    gold_rate: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    # Overrides of app.quality.thresholds.QualityThresholds; {} keeps every default.
+    quality_thresholds: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=text("'{}'")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -213,6 +137,15 @@ class Comparison(Base):
         Index("ix_comparisons_queue", "project_id", "priority", "id"),
         # Imports find known pairs by hash alone: see migration 0003.
         Index("ix_comparisons_pair_hash", "pair_hash"),
+        # The gold path walks a project's gold pairs only (migration 0005).
+        Index(
+            "ix_comparisons_gold",
+            "project_id",
+            "priority",
+            "id",
+            postgresql_where=text("gold_choice IS NOT NULL"),
+            sqlite_where=text("gold_choice IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -222,6 +155,8 @@ class Comparison(Base):
     response_b_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
     pair_hash: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    # The known answer (B compared with A) of a gold pair: served only through the gold path,
+    # never by the normal pick, never in trl exports or reward training.
     gold_choice: Mapped[str | None] = mapped_column(String(8))
     source: Mapped[str] = mapped_column(String(100), default="manual")
     # Human labels so far, kept with each label insert so the queue needs no aggregate.
@@ -243,6 +178,9 @@ class Assignment(Base):
     __table_args__ = (
         _enum_check("status", AssignmentStatus),
         Index("ix_assignments_comparison_status", "comparison_id", "status", "expires_at"),
+        # An annotator's assignments by status: the gold draw counts the closed ones from
+        # the index alone (migration 0005; it replaced the index on user_id).
+        Index("ix_assignments_user_status", "user_id", "status"),
         # An annotator's live lease, found without reading their whole history of labels.
         Index(
             "ix_assignments_user_leased",
@@ -256,7 +194,7 @@ class Assignment(Base):
         ForeignKey("comparisons.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     status: Mapped[str] = mapped_column(String(8))
     expires_at: Mapped[datetime | None]
@@ -383,7 +321,3 @@ class RewardScore(Base):
     # gives one.
     uncertainty: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-# The rollup tables share this metadata (migrations and their drift test see them).
-from app import rollup_tables  # noqa: E402, F401
