@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.models import AnnotatorStatus, Role
+from app.models import AnnotatorStatus, Project, Role
 from app.queries import quality as quality_queries
 from tests.factories import make_comparison, make_label, make_project, make_token, make_user
 from tests.live import LiveServer, unique
@@ -158,3 +158,28 @@ def test_only_admins_change_statuses_and_forms_need_csrf(
     assert response.status == 403
     with live_server.session() as session:
         assert not quality_queries.is_suspended(session, project_id, rater_id)
+
+
+def test_the_settings_form_quality_fields_in_chromium(page: Any, live_server: LiveServer) -> None:
+    with live_server.session() as session:
+        admin = make_user(session, username=unique("qsettings"), role=Role.admin)
+        project = make_project(session, name=unique("thresholds "), quality_thresholds={})
+        project_id, admin_name = project.id, admin.username
+    console_sign_in(page, admin_name)
+    page.goto(f"/projects/{project_id}/edit")
+    page.get_by_label("Gold rate").fill("2")
+    page.get_by_text("Automatic flagging thresholds").click()
+    page.get_by_label("Side share flag").fill("0.1")
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("#gold_rate-error").is_visible()
+    assert page.locator("#param-quality-thresholds-side-share-flag-error").is_visible()
+    assert page.get_by_label("Side share flag").input_value() == "0.1"
+    assert_accessible(page, "the settings form with quality errors")
+    page.get_by_label("Gold rate").fill("0.25")
+    page.get_by_label("Side share flag").fill("0.85")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"notice=saved"))
+    with live_server.session() as session:
+        saved = session.get(Project, project_id)
+        assert saved is not None and saved.gold_rate == 0.25
+        assert saved.quality_thresholds == {"side_share_flag": 0.85}
