@@ -128,10 +128,15 @@ def test_an_admin_suspends_and_reinstates_an_annotator_from_the_dashboard(
         page.get_by_role("button", name=f"Reinstate {rater_name}").click()
         page.wait_for_url(re.compile(r"done=reinstated"))
         assert page.locator(f"#status-{rater_id}").inner_text() == "ok"
-        assert (
-            page.locator(f"#history-{rater_id}").locator("tbody tr").count() == 3
-        )  # ok, suspended, ok
+        history_rows = page.locator(f"#history-{rater_id}").locator("tbody tr")
+        assert history_rows.count() == 3  # ok, suspended, ok
         assert_accessible(page, "the dashboard after a reinstatement")
+        page.emulate_media(color_scheme="dark")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        assert_accessible(page, "the dashboard in dark mode at phone width")
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 392, f"the dashboard is {wide}px wide at phone width"
 
         rater_page.goto(f"/rate?project={project_id}")
         assert rater_page.get_by_role("heading", name="Response A").is_visible()
