@@ -21,9 +21,9 @@ HH data and the default models:
 ``--smoke`` shrinks every step, and ``--policy-model DIR --reward-base DIR`` swap the default
 models (tiny random ones, say), to check the plumbing in a minute (its numbers mean nothing).
 
-Labelling: ``rlhf simulate`` is the quality-control issue's command; until it is on this
-branch, ``judge_labels`` below is the same loop (take the next pair, answer by the judge,
-post the label) over the same API.
+Labelling: ``judge_labels`` below is what ``rlhf simulate PROJECT --judge REWARD_VERSION
+--raters honest:1:1.0`` does against a running server (take the next pair, answer by the
+judge, post the label), kept in-process here so that the benchmark needs no server.
 """
 
 from __future__ import annotations

@@ -24,11 +24,13 @@ MEMORY = 4096
 
 
 class RewardJudge:
-    def __init__(self, model_path: str | Path, tie_margin: float = 0.0) -> None:
+    def __init__(
+        self, model_path: str | Path, tie_margin: float = 0.0, device: str = "cpu"
+    ) -> None:
         """``tie_margin``: score differences up to this are a tie (``same``)."""
         if tie_margin < 0:
             raise ValueError("tie_margin must be >= 0")
-        self.scorer = RewardScorer(model_path)
+        self.scorer = RewardScorer(model_path, device=device)
         self.tie_margin = tie_margin
         self._memory: OrderedDict[tuple[str, str, str], float] = OrderedDict()
 

@@ -18,12 +18,17 @@ def get_leaderboard(
     session: SessionDep,
     _user: TrainerUser,
     base_version_id: int | None = None,
+    trusted_only: bool = False,
 ) -> Leaderboard:
     """Bradley-Terry ratings (Elo scale) with 95 % bootstrap intervals from blind battles,
-    win rates against the base policy, and the reward model's verdicts beside the humans'."""
+    win rates against the base policy, and the reward model's verdicts beside the humans'.
+    `trusted_only=true` counts only trusted labels: those of flagged and suspended
+    annotators, and gold pairs, are left out (the rule training and exports follow)."""
     project = project_or_404(session, project_id)
     try:
-        found = project_leaderboard(session, project, base_version_id=base_version_id)
+        found = project_leaderboard(
+            session, project, base_version_id=base_version_id, trusted_only=trusted_only
+        )
     except LookupError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

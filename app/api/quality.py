@@ -8,7 +8,8 @@ from starlette.responses import Response
 
 from app.api.projects import project_or_404
 from app.deps import AdminUser, SessionDep, writable
-from app.models import AnnotatorStatus, User
+from app.models import User
+from app.quality import actions
 from app.quality import recompute as reliability
 from app.queries import quality as quality_queries
 from app.queries import users as user_queries
@@ -80,17 +81,7 @@ def suspend_annotator(
     training; the rules never lift it."""
     project_or_404(session, project_id)
     _annotator_or_404(session, user_id)
-    quality_queries.set_status(
-        session,
-        project_id,
-        user_id,
-        AnnotatorStatus.suspended,
-        reasons=[f"suspended by {admin.username}: {body.reason}"],
-        actor=f"admin:{admin.username}",
-        actor_id=admin.id,
-        reason=body.reason,
-        manual=True,
-    )
+    actions.suspend(session, project_id, user_id, admin, body.reason)
     return _status_of(session, project_id, user_id)
 
 
@@ -105,17 +96,7 @@ def reinstate_annotator(
     rules raise no more than `watch` for them afterwards."""
     project_or_404(session, project_id)
     _annotator_or_404(session, user_id)
-    quality_queries.set_status(
-        session,
-        project_id,
-        user_id,
-        AnnotatorStatus.ok,
-        reasons=[f"reinstated by {admin.username}: {body.reason}"],
-        actor=f"admin:{admin.username}",
-        actor_id=admin.id,
-        reason=body.reason,
-        manual=True,
-    )
+    actions.reinstate(session, project_id, user_id, admin, body.reason)
     return _status_of(session, project_id, user_id)
 
 

@@ -19,6 +19,11 @@ def register(commands: Any) -> None:
     )
     board.add_argument("project", help="project id or name")
     board.add_argument("--base", type=int, help="policy version id the win rates are against")
+    board.add_argument(
+        "--trusted-only",
+        action="store_true",
+        help="count only trusted labels: flagged and suspended annotators' and gold pairs left out",
+    )
     board.add_argument("--json", action="store_true", help="print the API's JSON")
     board.set_defaults(handler=run_leaderboard)
 
@@ -29,7 +34,9 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         if project is None:
             raise CommandError(f"no project {args.project!r} (give its id or name)")
         try:
-            found = project_leaderboard(session, project, base_version_id=args.base)
+            found = project_leaderboard(
+                session, project, base_version_id=args.base, trusted_only=args.trusted_only
+            )
         except LookupError as exc:
             raise CommandError(str(exc)) from exc
         board = Leaderboard.of(project.id, found)
@@ -47,6 +54,10 @@ def run_leaderboard(args: argparse.Namespace) -> int:
             f"{m.name[:32]:32s} {m.rating:7.1f} {m.ci_low:7.1f}-{m.ci_high:<7.1f} "
             f"{m.wins:5d} {m.losses:5d} {m.ties:5d} {vs_base}"
         )
-    summary = {"battles": board.battles, "base": board.base and board.base.name}
+    summary = {
+        "battles": board.battles,
+        "base": board.base and board.base.name,
+        "trusted_only": board.trusted_only,
+    }
     print(json.dumps(summary))
     return 0

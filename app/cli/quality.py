@@ -15,14 +15,15 @@ from app.cli.errors import CommandError
 from app.config import get_settings
 from app.db import session_scope
 from app.importing.parsers import ImportFormat
-from app.models import Comparison, Project, Role
+from app.models import Comparison, ModelKind, Project, Role
 from app.quality.recompute import annotator_table, recompute
+from app.queries import model_versions as version_queries
 from app.queries import projects as project_queries
 from app.queries import users as user_queries
 from app.simulation import spec as raters_spec
 from app.simulation.raters import build_raters
 from app.simulation.runner import Run, SimulatedAnnotator, new_username, simulate, summary
-from app.simulation.truth import FileTruth
+from app.simulation.truth import FileTruth, TruthSource
 
 SIMULATE_EPILOG = """\
 --raters SPEC: comma-separated KIND:COUNT[:PARAM] items, e.g.
@@ -55,14 +56,32 @@ def register(commands: Any) -> None:
         "simulate",
         help="simulated annotators label the project through the HTTP API",
         description="Simulated annotators, each with a user and a token of its own, label the"
-        " project through a running server's API, answering from a labelled file (pairs are"
-        " matched by content). Prints JSON: per annotator its kind, labels, accuracy against"
-        " the file, status, and after how many labels it was flagged.",
+        " project through a running server's API, answering from a labelled file (--truth,"
+        " pairs matched by content) or by a reward model version's scores (--judge). Prints"
+        " JSON: per annotator its kind, labels, accuracy against the truth, status, and after"
+        " how many labels it was flagged.",
         epilog=SIMULATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sim.add_argument("project", help="project id or name")
-    sim.add_argument("--truth", required=True, help="labelled file (pairs with label, hh, trl)")
+    truth = sim.add_mutually_exclusive_group(required=True)
+    truth.add_argument("--truth", help="labelled file (pairs with label, hh, trl)")
+    truth.add_argument(
+        "--judge",
+        metavar="REWARD_VERSION",
+        help="a reward model version (id or name) whose higher-scored response is the right"
+        " answer: with a judge trained on labels the proxy reward model never saw, a dry run"
+        " measures over-optimisation without people",
+    )
+    sim.add_argument(
+        "--judge-tie-margin",
+        type=float,
+        default=0.0,
+        help="score differences up to this are a tie (Same) for the judge",
+    )
+    sim.add_argument(
+        "--judge-device", default=None, help="where the judge runs (default: cuda if present)"
+    )
     sim.add_argument("--format", choices=[f.value for f in ImportFormat], default=None)
     sim.add_argument(
         "--raters",
@@ -153,6 +172,45 @@ def _check(project_id: int) -> dict[int, tuple[str, int]]:
     return {row["user_id"]: (row["status"], row["labels"]) for row in rows}
 
 
+def _file_truth(args: argparse.Namespace) -> FileTruth:
+    try:
+        truth = FileTruth.read(Path(args.truth), ImportFormat(args.format) if args.format else None)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"--truth: {exc}") from exc
+    if len(truth) == 0:
+        raise CommandError(f"--truth: {args.truth} holds no labelled pair")
+    return truth
+
+
+def _judge(args: argparse.Namespace, project: Project) -> tuple[TruthSource, dict[str, Any]]:
+    """The reward model version named by --judge, loaded as the raters' truth. Any reward
+    version may judge, another project's too: a judge is best trained on labels apart."""
+    if args.judge_tie_margin < 0:
+        raise CommandError("--judge-tie-margin must be at least 0")
+    with session_scope() as session:
+        version = version_queries.find_version(session, args.judge, str(project.id))
+        if version is None:
+            raise CommandError(f"--judge: no model version {args.judge!r}")
+        try:
+            version_queries.check_serves(version, ModelKind.reward, None)
+        except version_queries.UnusableVersion as exc:
+            raise CommandError(f"--judge: {exc}") from None
+        path = version_queries.resolve_path(get_settings().model_dir, version.path)
+        info = {"model_version_id": version.id, "name": version.name}
+    # torch and transformers load only now that the input is good.
+    import torch
+
+    from trainer.judging import RewardJudge
+
+    device = args.judge_device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        judge = RewardJudge(path, tie_margin=args.judge_tie_margin, device=device)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise CommandError(f"--judge: cannot load reward model version {info['model_version_id']}"
+                           f" from {path}: {exc}") from exc  # fmt: skip
+    return judge, {**info, "tie_margin": args.judge_tie_margin, "device": device}
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     try:
         groups = raters_spec.parse_spec(args.raters)
@@ -166,12 +224,12 @@ def run_simulate(args: argparse.Namespace) -> int:
             f"project {project.name!r} has nothing to rate: every pair has its labels, or none"
             " were imported (rlhf import PROJECT FILE)"
         )
-    try:
-        truth = FileTruth.read(Path(args.truth), ImportFormat(args.format) if args.format else None)
-    except (OSError, ValueError) as exc:
-        raise CommandError(f"--truth: {exc}") from exc
-    if len(truth) == 0:
-        raise CommandError(f"--truth: {args.truth} holds no labelled pair")
+    judge_info: dict[str, Any] | None = None
+    truth: TruthSource
+    if args.judge is not None:
+        truth, judge_info = _judge(args, project)
+    else:
+        truth = _file_truth(args)
     settings = get_settings()
     url = args.url or f"http://{settings.host}:{settings.port}"
     annotators = _make_annotators(project, build_raters(groups, args.seed))
@@ -190,6 +248,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     except Exception as exc:  # the server went away, refused a token, ...
         raise CommandError(f"the simulation stopped: {exc}") from exc
     result = summary(run)
+    if judge_info is not None:
+        result["judge"] = judge_info
     print(json.dumps(result, indent=2))
     if run.made == 0:
         print(f"rlhf simulate: no label was made in project {project.name!r}", file=sys.stderr)

@@ -12,7 +12,9 @@ Caching between labels, in two layers, each process its own:
   only those are counted and added. Anything else (a new reward score, a version deleted)
   counts everything again, and so does every request once the counts are REFRESH_S old,
   which bounds what an unusual change (a label deleted, an older transaction committing a
-  lower id late) can leave stale.
+  lower id late, a gold answer set later) can leave stale. The trusted-only counts are
+  kept apart (``trusted_only`` is in the key) and also carry the project's newest status
+  change: once an annotator is flagged, suspended or reinstated, they are counted again.
 - The ratings are a pure function of those counts, memoised in ``board.leaderboard``.
 """
 
@@ -29,6 +31,7 @@ from app.leaderboard.board import Battle, Board, Source, leaderboard
 from app.models import ModelKind, ModelVersion, Project
 from app.queries import battles as battle_queries
 from app.queries.model_versions import UnusableVersion, usable_version
+from app.queries.trusted_labels import trust_watermark
 
 
 @dataclass(frozen=True)
@@ -44,18 +47,26 @@ class ProjectLeaderboard:
     names: dict[Source, str]
     base: NamedVersion | None
     reward_version: NamedVersion | None
+    # Only labels the trust rule keeps (app/queries/trusted_labels.py) were counted.
+    trusted_only: bool = False
 
     def name(self, source: Source) -> str:
         return self.names.get(source) or source.name or f"version {source.version_id}"
 
 
 def project_leaderboard(
-    session: Session, project: Project, *, base_version_id: int | None = None
+    session: Session,
+    project: Project,
+    *,
+    base_version_id: int | None = None,
+    trusted_only: bool = False,
 ) -> ProjectLeaderboard:
-    """Raises ``LookupError`` when ``base_version_id`` is not a policy version of the project."""
+    """Raises ``LookupError`` when ``base_version_id`` is not a policy version of the project.
+    ``trusted_only`` counts only the labels the trust rule keeps: flagged and suspended
+    annotators' labels and gold pairs are left out."""
     base = _base(session, project, base_version_id)
     reward = battle_queries.current_reward_version(session, project)
-    rows = _battle_rows(session, project, reward.id if reward else None)
+    rows = _battle_rows(session, project, reward.id if reward else None, trusted_only)
     battles = [
         Battle(
             _source(r.version_a, r.name_a),
@@ -82,6 +93,7 @@ def project_leaderboard(
         names=names,
         base=NamedVersion(base.id, base.name) if base else None,
         reward_version=NamedVersion(reward.id, reward.name) if reward else None,
+        trusted_only=trusted_only,
     )
 
 
@@ -108,6 +120,8 @@ BattleKey = tuple[int | None, str | None, int | None, str | None, str, str | Non
 @dataclass(frozen=True)
 class _Counted:
     marks: battle_queries.Watermarks
+    # The project's newest annotator status change (trusted-only counts; 0 otherwise).
+    trust: int
     rows: Counter[BattleKey]
     counted_at: float
 
@@ -117,18 +131,26 @@ _counted_lock = threading.Lock()
 
 
 def _battle_rows(
-    session: Session, project: Project, reward_version_id: int | None
+    session: Session, project: Project, reward_version_id: int | None, trusted_only: bool
 ) -> list[battle_queries.BattleRow]:
     marks = battle_queries.watermarks(session)
+    trust = trust_watermark(session, project.id) if trusted_only else 0
     # The database and the project's creation time are in the key: ids repeat across test
     # databases, and on SQLite after a rolled-back transaction.
-    key = (str(session.get_bind().engine.url), project.id, project.created_at, reward_version_id)
+    key = (
+        str(session.get_bind().engine.url),
+        project.id,
+        project.created_at,
+        reward_version_id,
+        trusted_only,
+    )
     with _counted_lock:
         cached = _counted.get(key)
     now = time.monotonic()
     if (
         cached is not None
         and now - cached.counted_at < REFRESH_S
+        and cached.trust == trust
         and cached.marks.score_id == marks.score_id
         and cached.marks.versions == marks.versions
         and cached.marks.label_id <= marks.label_id
@@ -142,9 +164,10 @@ def _battle_rows(
                     reward_version_id=reward_version_id,
                     after_label_id=cached.marks.label_id,
                     up_to_label_id=marks.label_id,
+                    trusted_only=trusted_only,
                 )
             )
-        counted = _Counted(marks, rows, cached.counted_at)
+        counted = _Counted(marks, trust, rows, cached.counted_at)
     else:
         rows = _counter(
             battle_queries.battle_counts(
@@ -152,9 +175,10 @@ def _battle_rows(
                 project.id,
                 reward_version_id=reward_version_id,
                 up_to_label_id=marks.label_id,
+                trusted_only=trusted_only,
             )
         )
-        counted = _Counted(marks, rows, now)
+        counted = _Counted(marks, trust, rows, now)
     with _counted_lock:
         if len(_counted) >= MAX_CACHED_PROJECTS and key not in _counted:
             _counted.pop(next(iter(_counted)))

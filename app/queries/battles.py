@@ -24,6 +24,11 @@ from app.models import (
     Response,
     RewardScore,
 )
+from app.queries.trusted_labels import Trust, trusted_label_conditions
+
+# The leaderboard's trusted view: the training rule, except that evaluation pairs count
+# (they are what the leaderboard is for).
+LEADERBOARD_TRUST = Trust(include_evaluation=True)
 
 ResponseA = aliased(Response, name="battle_a")
 ResponseB = aliased(Response, name="battle_b")
@@ -57,11 +62,14 @@ def battle_counts(
     annotator_ids: Collection[int] | None = None,
     after_label_id: int | None = None,
     up_to_label_id: int | None = None,
+    trusted_only: bool = False,
 ) -> list[BattleRow]:
     """The project's battles, aggregated; ``reward_choice`` is that reward version's verdict
     (None where it scored neither response or only one). ``annotator_ids`` keeps only the
     labels of those people (imported labels, which have none, are then left out);
-    ``after_label_id`` and ``up_to_label_id`` bound the label ids counted."""
+    ``after_label_id`` and ``up_to_label_id`` bound the label ids counted; ``trusted_only``
+    keeps the labels the trust rule keeps (app/queries/trusted_labels.py): flagged and
+    suspended annotators' labels and gold pairs are left out."""
     columns: list[Any] = [
         ResponseA.model_version_id,
         ResponseA.model_name,
@@ -98,6 +106,8 @@ def battle_counts(
         )
     if annotator_ids is not None:
         query = query.where(Label.annotator_id.in_(list(annotator_ids)))
+    if trusted_only:
+        query = query.where(*trusted_label_conditions(project_id, LEADERBOARD_TRUST))
     if after_label_id is not None:
         query = query.where(Label.id > after_label_id)
     if up_to_label_id is not None:

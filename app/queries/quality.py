@@ -320,6 +320,19 @@ def status_history(session: Session, project_id: int, user_id: int) -> list[Anno
     )
 
 
+def status_histories(session: Session, project_id: int) -> dict[int, list[AnnotatorStatusEvent]]:
+    """Every annotator's status changes in the project, oldest first, in one query."""
+    events = session.scalars(
+        select(AnnotatorStatusEvent)
+        .where(AnnotatorStatusEvent.project_id == project_id)
+        .order_by(AnnotatorStatusEvent.id)
+    )
+    found: dict[int, list[AnnotatorStatusEvent]] = {}
+    for event in events:
+        found.setdefault(event.user_id, []).append(event)
+    return found
+
+
 def is_suspended(session: Session, project_id: int, user_id: int) -> bool:
     """Whether this annotator is suspended from this project (the queue gives them nothing)."""
     status = session.scalar(

@@ -1,7 +1,9 @@
 """Only trusted labels: the one rule for what training and trl exports may learn from.
 
 Every reader of labels for learning calls this module: the trl export (app/exporting), the
-in-loop reward job (trainer/jobs/reward.py) and later DPO and the leaderboard. By default:
+in-loop reward job (trainer/jobs/reward.py), DPO and the leaderboard's `trusted_only` view
+(app/queries/battles.py, with `include_evaluation`: its battles are evaluation pairs). By
+default:
 
 - gold pairs are left out (their answer is known already, and they were shown to many
   annotators on purpose, so they would weigh far more than other pairs);
@@ -24,7 +26,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Float, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from app.models import AnnotatorQuality, Comparison, Label, ReliabilitySnapshot
+from app.models import (
+    AnnotatorQuality,
+    AnnotatorStatusEvent,
+    Comparison,
+    Label,
+    ReliabilitySnapshot,
+)
 from app.queries.quality import UNTRUSTED
 
 
@@ -60,6 +68,19 @@ def trusted_label_conditions(project_id: int, trust: Trust) -> list[ColumnElemen
             )
         )
     return conditions
+
+
+def trust_watermark(session: Session, project_id: int) -> int:
+    """Grows whenever an annotator's status in the project changes (every change is recorded
+    as an event), which is when the rule's answer about existing labels can change: a cache
+    of trusted counts is good while this and the newest label id stay put. A gold answer set
+    or cleared later is not seen here; such caches also expire by age."""
+    found = session.scalar(
+        select(func.max(AnnotatorStatusEvent.id)).where(
+            AnnotatorStatusEvent.project_id == project_id
+        )
+    )
+    return int(found or 0)
 
 
 def vote_weight_column(project_id: int, import_weight: float) -> ColumnElement[float]:

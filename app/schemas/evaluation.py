@@ -62,6 +62,11 @@ class Leaderboard(BaseModel):
     bootstrap_rounds: int
     confidence: float
     reward_model: RewardModelSummary | None
+    trusted_only: bool = Field(
+        False,
+        description="only trusted labels counted: flagged and suspended annotators' labels "
+        "and gold pairs left out",
+    )
 
     @classmethod
     def of(cls, project_id: int, found: ProjectLeaderboard) -> Leaderboard:
@@ -81,6 +86,7 @@ class Leaderboard(BaseModel):
             bootstrap_rounds=board.rounds,
             confidence=board.confidence,
             reward_model=reward,
+            trusted_only=found.trusted_only,
         )
 
 

@@ -85,20 +85,56 @@ class QualityThresholdsBody(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    gold_accuracy_flag: float | None = Field(None, ge=0, le=1)
-    gold_accuracy_watch: float | None = Field(None, ge=0, le=1)
-    min_gold_labels: int | None = Field(None, ge=1)
-    competence_flag: float | None = Field(None, ge=0, le=1)
-    competence_margin: float | None = Field(None, ge=0, le=1)
-    min_labels: int | None = Field(None, ge=1)
-    min_behaviour_labels: int | None = Field(None, ge=1)
-    agreement_margin: float | None = Field(None, ge=0, le=1)
-    side_share_flag: float | None = Field(None, ge=0.5, le=1)
-    one_choice_share_flag: float | None = Field(None, ge=0, le=1)
-    test_p: float | None = Field(None, gt=0, lt=1)
-    time_share_flag: float | None = Field(None, ge=0, le=1)
-    rate_multiple_watch: float | None = Field(None, ge=1)
-    repeated_feedback_watch: int | None = Field(None, ge=1)
+    gold_accuracy_flag: float | None = Field(
+        None, ge=0, le=1, description="flagged when gold accuracy's 95 % interval lies below this"
+    )
+    gold_accuracy_watch: float | None = Field(
+        None, ge=0, le=1, description="watch when gold accuracy is below this"
+    )
+    min_gold_labels: int | None = Field(
+        None, ge=1, description="gold answers needed before gold accuracy can flag anyone"
+    )
+    competence_flag: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="flagged when competence (latent-truth model) is clearly below this",
+    )
+    competence_margin: float | None = Field(
+        None, ge=0, le=1, description="or below the project's median competence by this much"
+    )
+    min_labels: int | None = Field(
+        None, ge=1, description="labels needed before competence or agreement can flag anyone"
+    )
+    min_behaviour_labels: int | None = Field(
+        None, ge=1, description="labels needed before the side, choice and time tests can"
+    )
+    agreement_margin: float | None = Field(
+        None, ge=0, le=1, description="flagged when agreement is this far below the median"
+    )
+    side_share_flag: float | None = Field(
+        None, ge=0.5, le=1, description="flagged at this share of picks on one side of the screen"
+    )
+    one_choice_share_flag: float | None = Field(
+        None, ge=0, le=1, description="flagged at this share of one choice"
+    )
+    test_p: float | None = Field(
+        None, gt=0, lt=1, description="the binomial tests' significance level"
+    )
+    time_share_flag: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="flagged when the median time per label is below this share of the project's",
+    )
+    rate_multiple_watch: float | None = Field(
+        None,
+        ge=1,
+        description="watch above this multiple of the project's median labels per minute",
+    )
+    repeated_feedback_watch: int | None = Field(
+        None, ge=1, description="watch when the same feedback was written this many times"
+    )
     suspend_gold_accuracy_below: float | None = Field(
         None, ge=0, le=1, description="automatic suspension; off unless set"
     )

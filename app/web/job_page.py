@@ -25,14 +25,23 @@ KEY_METRICS: dict[str, list[tuple[str, str]]] = {
         ("objective/entropy", "Entropy"),
         ("response/length", "Response length"),
     ],
+    # TRL's DPOTrainer names for the training steps (trainer/dpo keeps them); held-out
+    # preference accuracy is `accuracy`, as for reward jobs, and `kl` the policy's KL from
+    # its reference on the held-out pairs.
     "dpo": [
         ("loss", "Loss"),
-        ("accuracy", "Preference accuracy"),
+        ("rewards/accuracies", "Training accuracy"),
         ("rewards/margins", "Reward margin"),
+        ("accuracy", "Held-out accuracy"),
         ("kl", "KL"),
     ],
-    "generate": [("comparisons", "Comparisons made"), ("prompts", "Prompts")],
-    "evaluate": [("comparisons", "Comparisons made"), ("prompts", "Prompts")],
+    # The names trainer/jobs/generate.py and evaluate.py write into the job's metrics.
+    "generate": [("prompts", "Prompts"), ("comparisons_created", "Comparisons made")],
+    "evaluate": [
+        ("prompts", "Prompts"),
+        ("versions", "Versions compared"),
+        ("comparisons_created", "Comparisons made"),
+    ],
 }
 LOG_LINES = 30
 

@@ -102,9 +102,11 @@ def as_tree(lineages: list[Lineage]) -> list[tuple[Lineage, int]]:
     return ordered
 
 
-def evaluation_context(session: Session, project: Project) -> dict[str, Any]:
-    """What the models page shows for one project."""
-    board: ProjectLeaderboard = project_leaderboard(session, project)
+def evaluation_context(
+    session: Session, project: Project, *, trusted_only: bool = False
+) -> dict[str, Any]:
+    """What the models page shows for one project; ``trusted_only`` as on the API."""
+    board: ProjectLeaderboard = project_leaderboard(session, project, trusted_only=trusted_only)
     entries = {e.source: e for e in board.board.entries}
     reward = board.reward_version
     means = mean_scores_by_version(session, project.id, reward.id) if reward else {}
@@ -142,7 +144,11 @@ def evaluation_context(session: Session, project: Project) -> dict[str, Any]:
 
 @router.get("/models")
 def models_page(
-    request: Request, session: SessionDep, user: WebTrainer, project: int | None = None
+    request: Request,
+    session: SessionDep,
+    user: WebTrainer,
+    project: int | None = None,
+    trusted_only: bool = False,
 ) -> Response:
     projects = project_queries.list_projects(session, by_name=True)
     chosen = None
@@ -161,5 +167,5 @@ def models_page(
         "project": chosen,
     }
     if chosen is not None:
-        context.update(evaluation_context(session, chosen))
+        context.update(evaluation_context(session, chosen, trusted_only=trusted_only))
     return render(request, "models.html", context)

@@ -20,7 +20,7 @@ from app.queries import progress as progress_queries
 from app.queries import projects as project_queries
 from app.rendering import render_markdown
 from app.schemas.projects import ProjectCreate, ProjectUpdate
-from app.web import forms
+from app.web import forms, project_quality
 from app.web.charts import sparkline
 from app.web.forms import PostedForm
 from app.web.templating import render
@@ -33,9 +33,17 @@ EDIT_FIELDS = (
     "name",
     "guidelines",
     "labels_per_comparison",
+    "gold_rate",
     "policy_version_id",
     "reward_version_id",
 )
+
+
+def _quality_context(form: dict[str, Any], errors: forms.FieldErrors) -> dict[str, Any]:
+    return {
+        "threshold_fields": project_quality.threshold_fields(),
+        "thresholds_open": project_quality.has_thresholds(form, errors),
+    }
 
 
 def project_or_404(session: Session, project_id: int) -> Project:
@@ -79,6 +87,7 @@ def _new_page(
             "form": form,
             "errors": errors,
             "preview": preview,
+            **_quality_context(form, errors),
         },
         status_code=status_code,
     )
@@ -86,7 +95,7 @@ def _new_page(
 
 @router.get("/projects/new")
 def new_project_page(request: Request, user: WebAdmin) -> Response:
-    return _new_page(request, user, {"labels_per_comparison": "1"}, {})
+    return _new_page(request, user, {"labels_per_comparison": "1", "gold_rate": "0"}, {})
 
 
 @router.post("/projects")
@@ -96,7 +105,9 @@ def create_project(
     check_csrf(request, form.get("csrf_token"))
     if form.get("action") == "preview":
         return _new_page(request, user, form, {}, render_markdown(form.get("guidelines", "")))
-    body, errors = forms.parse(ProjectCreate, form)
+    data = forms.form_data(ProjectCreate, form)
+    data["quality_thresholds"] = project_quality.posted_thresholds(form)
+    body, errors = forms.parse_data(ProjectCreate, data)
     if body is None:
         return _new_page(request, user, form, errors, status_code=422)
     try:
@@ -194,6 +205,7 @@ def _edit_page(
             "form": form,
             "errors": errors,
             "preview": preview,
+            **_quality_context(form, errors),
             "policy_options": _version_options(
                 versions, ModelKind.policy, "the configured default"
             ),
@@ -217,6 +229,7 @@ def edit_project_page(
 ) -> Response:
     project = project_or_404(session, project_id)
     form = {name: getattr(project, name) for name in EDIT_FIELDS}
+    form.update(project_quality.form_values(project.quality_thresholds))
     return _edit_page(request, session, user, project, form, {})
 
 
@@ -234,6 +247,8 @@ def update_project(
     changes = forms.form_data(ProjectUpdate, data)
     for key in ("policy_version_id", "reward_version_id"):
         changes.setdefault(key, None)
+    # The whole set of overrides as the form shows it: a field emptied drops its override.
+    changes["quality_thresholds"] = project_quality.posted_thresholds(form)
     body, errors = forms.parse_data(ProjectUpdate, changes)
     if body is None:
         return _edit_page(request, session, user, project, form, errors, status_code=422)

@@ -1,19 +1,31 @@
-"""HTML page: a project's quality dashboard (admin).
+"""HTML page: a project's quality dashboard (admin), and its Suspend and Reinstate forms.
 
 The numbers come from the same function as ``GET /api/v1/projects/{id}/stats`` plus three
-series (app/queries/dashboard.py); the charts are inline SVG drawn on the server.
+series (app/queries/dashboard.py); the charts are inline SVG drawn on the server. The
+per-annotator table is the annotators endpoint's (app/web/annotators.py), and the forms
+call the same domain functions as its suspend and reinstate endpoints (app/quality/actions).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from sqlalchemy.orm import Session
+from starlette.responses import RedirectResponse, Response
 
 from app import stats as project_statistics
-from app.deps import SessionDep, WebAdmin
+from app.deps import SessionDep, WebAdmin, check_csrf
+from app.models import Project, User
+from app.quality import actions
 from app.queries import dashboard
+from app.queries import users as user_queries
+from app.schemas.quality import StatusChange
 from app.schemas.stats import ProjectStats
+from app.web import annotators, forms
 from app.web.charts import Chart, bar_chart, line_chart
+from app.web.forms import PostedForm
 from app.web.projects import SECTION, project_or_404
 from app.web.templating import render
 
@@ -68,11 +80,41 @@ def _position_chart(stats: ProjectStats) -> Chart:
     return chart
 
 
+NOTICES = {
+    "suspended": "{name} is suspended from this project.",
+    "reinstated": "{name} is reinstated: they rate again and their labels count.",
+}
+
+
 @router.get("/projects/{project_id}/quality")
 def quality_page(
-    project_id: int, request: Request, session: SessionDep, user: WebAdmin
+    project_id: int,
+    request: Request,
+    session: SessionDep,
+    user: WebAdmin,
+    done: str | None = None,
+    who: int | None = None,
 ) -> Response:
     project = project_or_404(session, project_id)
+    notice = None
+    if done in NOTICES and who is not None:
+        person = user_queries.get_user(session, who)
+        notice = NOTICES[done].format(name=person.username if person else f"User {who}")
+    return _page(request, session, user, project, notice=notice)
+
+
+def _page(
+    request: Request,
+    session: Session,
+    user: User,
+    project: Project,
+    *,
+    notice: str | None = None,
+    action_form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The dashboard; ``action_form`` is a refused Suspend or Reinstate form (the annotator,
+    what was typed and the error), shown again beside that annotator."""
     stats = project_statistics.project_stats(session, project)
     days = dashboard.labels_per_day(session, project.id)[-DAYS_SHOWN:]
     period, agreement = dashboard.agreement_over_time(session, project.id)
@@ -127,5 +169,62 @@ def quality_page(
             },
             "agreement": agreement,
             "pct": _pct,
+            "table": annotators.annotator_table(request, session, project.id),
+            "notice": notice,
+            "action_form": action_form or {},
         },
+        status_code=status_code,
+    )
+
+
+Action = Callable[[Session, int, int, User, str], None]
+
+
+@router.post("/projects/{project_id}/quality/annotators/{user_id}/suspend")
+def suspend_annotator(
+    project_id: int,
+    user_id: int,
+    request: Request,
+    form: PostedForm,
+    session: SessionDep,
+    admin: WebAdmin,
+) -> Response:
+    return _change_status(request, session, admin, project_id, user_id, form, actions.suspend)
+
+
+@router.post("/projects/{project_id}/quality/annotators/{user_id}/reinstate")
+def reinstate_annotator(
+    project_id: int,
+    user_id: int,
+    request: Request,
+    form: PostedForm,
+    session: SessionDep,
+    admin: WebAdmin,
+) -> Response:
+    return _change_status(request, session, admin, project_id, user_id, form, actions.reinstate)
+
+
+def _change_status(
+    request: Request,
+    session: Session,
+    admin: User,
+    project_id: int,
+    user_id: int,
+    form: dict[str, str],
+    act: Action,
+) -> Response:
+    """Suspend or Reinstate from the dashboard; a missing reason is shown beside the field."""
+    check_csrf(request, form.get("csrf_token"))
+    project = project_or_404(session, project_id)
+    if user_queries.get_user(session, user_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {user_id}")
+    body, errors = forms.parse(StatusChange, {"reason": form.get("reason", "").strip()})
+    if body is None:
+        refused = {"user_id": user_id, "reason": form.get("reason", ""), "errors": errors}
+        return _page(request, session, admin, project, action_form=refused, status_code=422)
+    act(session, project.id, user_id, admin, body.reason)
+    done = "suspended" if act is actions.suspend else "reinstated"
+    return RedirectResponse(
+        f"/projects/{project.id}/quality?done={done}&who={user_id}#annotator-{user_id}",
+        status_code=303,
     )

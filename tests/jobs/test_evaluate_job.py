@@ -11,6 +11,7 @@ from app.models import Comparison, Job, ModelVersion, Response, RewardScore
 from app.queries import jobs as job_queries
 from app.queries.held_out import evaluation_prompts, is_held_out
 from app.queries.labels import LabelInput, record_label
+from app.web.job_page import KEY_METRICS
 from tests.factories import make_project, make_prompt, make_user
 from tests.jobs.conftest import JobDatabase
 from tests.jobs.tiny_models import save_tiny_policy
@@ -66,6 +67,9 @@ def test_evaluate_samples_each_version_and_queues_blind_scored_pairs(
             .where(Comparison.source == f"evaluate:job-{job_id}")
         ).all()
         created = int(job.metrics["comparisons_created"])
+        # The job page's first figures for the kind are metrics this job really writes.
+        assert all(name in job.metrics for name, _ in KEY_METRICS["evaluate"])
+        assert job.metrics["prompts"] == 4 and job.metrics["versions"] == 3
         assert created == len(rows) > 0
         assert created + job.metrics["identical"] + job.metrics["empty"] <= 4 * 3
         assert {c.prompt_id for c, _, _ in rows} <= set(held_out[:4])

@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 from app.models import Comparison, Job, JobMetric, ModelVersion, Project, Prompt, Response
 from app.queries import jobs as job_queries
 from app.queries import model_versions as version_queries
+from app.web.job_page import KEY_METRICS
 from tests.jobs.conftest import JobDatabase
 from tests.jobs.seed import labelled_project, project_with_prompts
 from tests.jobs.tiny_models import save_tiny_policy
@@ -66,6 +67,8 @@ def test_generate_makes_comparisons_that_name_their_policy_version(job_db: JobDa
         assert default.base_model == job_db.settings.policy_model
     pairs = _pairs(job_db, job_id)
     assert pairs and len(pairs) == job.metrics["comparisons_created"]
+    # The job page's first figures for the kind are metrics this job really writes.
+    assert all(name in job.metrics for name, _ in KEY_METRICS["generate"])
     for text_a, text_b, version_a, version_b in pairs:
         assert text_a != text_b
         assert version_a == version_b == default.id

@@ -167,6 +167,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/projects/{project_id}/export"): Rule(ADMINS),
     ("GET", "/projects/{project_id}/quality"): Rule(ADMINS),
+    ("POST", "/projects/{project_id}/quality/annotators/{user_id}/suspend"): Rule(
+        ADMINS, lambda o, n: {"data": {"reason": "matrix"}}
+    ),
+    ("POST", "/projects/{project_id}/quality/annotators/{user_id}/reinstate"): Rule(
+        ADMINS, lambda o, n: {"data": {"reason": "matrix"}}
+    ),
     ("GET", "/people"): Rule(ADMINS),
     ("POST", "/people"): Rule(
         ADMINS, lambda o, n: {"data": {"username": f"matrixpage{n}", "role": "annotator"}}

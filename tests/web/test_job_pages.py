@@ -144,6 +144,38 @@ def test_job_page_shows_status_progress_version_and_cancel(client: TestClient, d
     assert client.get("/jobs/999999").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("kind", "metrics", "shown"),
+    [
+        (
+            "evaluate",
+            {"prompts": 40.0, "versions": 3.0, "comparisons_created": 117.0, "empty": 2.0},
+            {"prompts": "40", "versions": "3", "comparisons_created": "117"},
+        ),
+        (
+            "dpo",
+            {"loss": 0.6512, "rewards/accuracies": 0.75, "rewards/margins": 0.0421,
+             "accuracy": 0.6875, "kl": 0.0123, "lr": 1e-6},
+            {"loss": "0.6512", "rewards-accuracies": "0.75", "rewards-margins": "0.0421",
+             "accuracy": "0.6875", "kl": "0.0123"},
+        ),
+    ],
+)  # fmt: skip
+def test_job_page_leads_with_the_kinds_key_metrics(
+    client: TestClient, db: Session, kind: str, metrics: dict[str, float], shown: dict[str, str]
+) -> None:
+    _trainer(client, db)
+    project = make_project(db)
+    job = job_queries.enqueue_job(db, project_id=project.id, kind=kind, params={}, max_attempts=1)
+    job.status, job.metrics = "succeeded", metrics
+    db.flush()
+    html = client.get(f"/jobs/{job.id}").text
+    tiles = html[html.index('aria-label="Latest values"') : html.index('class="job-facts"')]
+    found = dict(re.findall(r'<dd id="key-([^"]+)">([^<]*)</dd>', tiles))
+    assert found == shown
+    assert "lr" not in found and "empty" not in found
+
+
 def test_annotators_and_anonymous_users_cannot_see_jobs(client: TestClient, db: Session) -> None:
     assert client.get("/jobs", follow_redirects=False).status_code == 303
     annotator = make_user(db, role=Role.annotator)
