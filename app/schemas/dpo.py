@@ -35,7 +35,7 @@ class DPOTuning(StrictParams):
     learning_rate: float = Field(5e-5, gt=0, le=1)
     warmup_ratio: float = Field(0.1, ge=0, le=1)
     batch_size: int = Field(8, ge=1, le=65536, description="pairs per optimiser step")
-    max_tokens_per_forward: int = Field(1024, ge=0)
+    max_tokens_per_forward: int = Field(512, ge=0)
     max_grad_norm: float = Field(1.0, ge=0)
     max_length: int = Field(512, ge=2, le=32768)
     max_prompt_length: int = Field(256, ge=1, le=32768)

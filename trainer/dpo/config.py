@@ -48,10 +48,10 @@ class DPOConfig:
     batch_size: int = field(
         default=8, metadata={"help": "pairs per optimiser step, summed over processes"}
     )
-    # Activations, not weights, fill memory when training a small model: 1,024 tokens of
-    # SmolLM2-135M keep about 1.4 GB for the backward pass.
+    # Activations, not weights, fill memory when training a small model: each token of
+    # SmolLM2-135M under an all-linear adapter keeps about 2.7 MB for the backward pass (fp32).
     max_tokens_per_forward: int = field(
-        default=1024,
+        default=512,
         metadata={
             "help": "cap on padded tokens per forward pass (both sides of its pairs): bounds"
             " memory, same gradient; 0 = no cap"
