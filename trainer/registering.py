@@ -75,7 +75,9 @@ def register_directory(session: Session, settings: Settings, spec: Registration)
         "parent_id": spec.parent.id if spec.parent else None,
         "metrics": _json_object(source / "metrics.json"),
         "params": {
+            # The training settings, whichever launch wrote them (PPO or DPO).
             **_json_object(source / "ppo_config.json"),
+            **_json_object(source / "dpo_config.json"),
             "registered_from": str(source.resolve()),
         },
     }

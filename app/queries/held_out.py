@@ -66,3 +66,10 @@ def training_prompts(session: Session, project_id: int, limit: int | None = None
 def evaluation_prompts(session: Session, project_id: int, limit: int | None = None) -> Prompts:
     """(prompt id, messages) of the project's held-out prompts, oldest first."""
     return _prompts(session, project_id, held_out_prompt(), limit)
+
+
+def training_comparison_ids(session: Session, project_id: int) -> set[int]:
+    """Ids of the project's comparisons that policy training may learn from
+    (``training_comparison``)."""
+    query = select(Comparison.id).where(Comparison.project_id == project_id, training_comparison())
+    return set(session.scalars(query))

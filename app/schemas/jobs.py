@@ -1,7 +1,7 @@
 """Jobs and model versions: the parameters each job kind accepts, and what the API returns.
 
 Parameter models refuse unknown keys (a typo is a 422, not a silently ignored setting). The
-training fields mirror ``RewardConfig``, ``PPOConfig`` and ``GenerationConfig`` by name; a
+training fields mirror ``RewardConfig``, ``PPOConfig``, ``DPOConfig`` and ``GenerationConfig`` by name; a
 test checks that they stay in step, and the worker builds the configs from them.
 """
 
@@ -12,9 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from app.schemas.dpo import DPOParams, DPOTuning
+from app.schemas.params import StrictParams as _Params
 
 
 class Message(_Params):
@@ -164,12 +163,19 @@ class PPOParams(PPOTuning):
 
 
 class IterateParams(_Params):
-    """One turn of the loop: reward -> ppo -> generate, each a child job."""
+    """One turn of the loop: reward -> ppo -> generate, or dpo -> generate; each a child job."""
 
+    method: Literal["ppo", "dpo"] = Field(
+        "ppo",
+        description="ppo: train a reward model, then PPO against it; dpo: train the policy"
+        " straight on the labels",
+    )
     reward: RewardParams = Field(default_factory=RewardParams)
     # PPO tunes the project's current policy against the reward model just trained.
     ppo: PPOTuning = Field(default_factory=PPOTuning)
-    # Generation samples from the policy PPO just made.
+    # DPO (method "dpo") tunes the project's current policy on its labels.
+    dpo: DPOTuning = Field(default_factory=DPOTuning)
+    # Generation samples from the policy PPO (or DPO) just made.
     generate: GenerateParams = Field(default_factory=GenerateParams)
 
     @model_validator(mode="after")
@@ -233,6 +239,7 @@ PARAMS_BY_KIND: dict[str, type[_Params]] = {
     "reward": RewardParams,
     "generate": GenerateParams,
     "ppo": PPOParams,
+    "dpo": DPOParams,
     "iterate": IterateParams,
     "evaluate": EvaluateParams,
 }
@@ -259,6 +266,11 @@ class PPOJobCreate(_JobCreateBase):
     params: PPOParams = Field(default_factory=PPOParams)
 
 
+class DPOJobCreate(_JobCreateBase):
+    kind: Literal["dpo"]
+    params: DPOParams = Field(default_factory=DPOParams)
+
+
 class IterateJobCreate(_JobCreateBase):
     kind: Literal["iterate"]
     params: IterateParams = Field(default_factory=IterateParams)
@@ -270,7 +282,12 @@ class EvaluateJobCreate(_JobCreateBase):
 
 
 JobCreate = Annotated[
-    RewardJobCreate | GenerateJobCreate | PPOJobCreate | IterateJobCreate | EvaluateJobCreate,
+    RewardJobCreate
+    | GenerateJobCreate
+    | PPOJobCreate
+    | DPOJobCreate
+    | IterateJobCreate
+    | EvaluateJobCreate,
     Field(discriminator="kind"),
 ]
 

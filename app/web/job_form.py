@@ -57,8 +57,16 @@ PRIMARY = {
         "learning_rate",
         "batch_size",
     ),
+    "dpo": (
+        "policy_version_id",
+        "beta",
+        "loss_type",
+        "label_smoothing",
+        "epochs",
+        "learning_rate",
+    ),
     "generate": ("policy_version_id", "max_prompts", "temperature", "max_new_tokens", "top_p"),
-    "iterate": ("reward", "ppo", "generate"),
+    "iterate": ("method", "reward", "ppo", "dpo", "generate"),
 }
 FIRST_SHOWN = 6
 

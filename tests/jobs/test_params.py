@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from app.schemas.dpo import DPOParams
 from app.schemas.jobs import GenerateParams, IterateParams, PPOParams, RewardParams
+from trainer.dpo.config import DPOConfig
 from trainer.generation import GenerationConfig
 from trainer.ppo.config import PPOConfig
 from trainer.reward.train import RewardConfig
@@ -16,7 +18,12 @@ from trainer.reward.train import RewardConfig
 
 @pytest.mark.parametrize(
     ("schema", "config"),
-    [(RewardParams, RewardConfig), (PPOParams, PPOConfig), (GenerateParams, GenerationConfig)],
+    [
+        (RewardParams, RewardConfig),
+        (PPOParams, PPOConfig),
+        (DPOParams, DPOConfig),
+        (GenerateParams, GenerationConfig),
+    ],
 )
 def test_params_name_every_config_field_with_the_same_default(
     schema: type[BaseModel], config: type[Any]

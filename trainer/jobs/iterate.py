@@ -1,4 +1,5 @@
-"""``iterate`` jobs: one turn of the loop, reward -> ppo -> generate, each a visible child job.
+"""``iterate`` jobs: one turn of the loop, each step a visible child job: reward -> ppo ->
+generate, or with ``method: dpo`` dpo -> generate (the policy learns from the labels straight).
 
 The parent creates each child when the step before it succeeded and runs it in this worker
 (created and claimed in one transaction, so no other worker takes it first). A re-claimed
@@ -19,19 +20,20 @@ from app.schemas.jobs import IterateParams
 from trainer.context import JobInterrupted
 from trainer.jobs.spec import JobError, JobRun
 
-STEPS = ("reward", "ppo", "generate")
+STEPS = {"ppo": ("reward", "ppo", "generate"), "dpo": ("dpo", "generate")}
 
 
 def run_iterate(run: JobRun) -> None:
     params = IterateParams.model_validate(run.job.params)
+    steps = STEPS[params.method]
     previous: int | None = None
-    for index, kind in enumerate(STEPS):
+    for index, kind in enumerate(steps):
         child_id = run_step(run, kind, params, previous)
         with run.transaction() as session:
             child = session.get_one(Job, child_id)
             numbers = {f"{kind}/{k}": v for k, v in child.metrics.items() if v is not None}
             job_queries.record_progress(
-                session, run.job.id, run.worker_id, index + 1, (index + 1) / len(STEPS), numbers
+                session, run.job.id, run.worker_id, index + 1, (index + 1) / len(steps), numbers
             )
         previous = child_id
     with run.transaction() as session:
@@ -80,6 +82,9 @@ def _child_params(
 ) -> dict[str, Any]:
     if kind == "reward":
         return params.reward.model_dump(mode="json")
+    if kind == "dpo":
+        # The project's current policy, trained on its labels.
+        return params.dpo.model_dump(mode="json")
     assert previous is not None
     made = version_queries.version_for_job(session, previous)
     if made is None:

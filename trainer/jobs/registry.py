@@ -14,6 +14,7 @@ HANDLERS: dict[str, str] = {
     "reward": "trainer.jobs.reward:run_reward",
     "generate": "trainer.jobs.generate:run_generate",
     "ppo": "trainer.jobs.ppo:run_ppo",
+    "dpo": "trainer.jobs.dpo:run_dpo",
     "iterate": "trainer.jobs.iterate:run_iterate",
     "evaluate": "trainer.jobs.evaluate:run_evaluate",
 }

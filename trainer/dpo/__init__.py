@@ -1,0 +1,1 @@
+"""Direct Preference Optimization: a LoRA-tuned policy trained straight on preference pairs."""
