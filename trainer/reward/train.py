@@ -12,7 +12,6 @@ import contextlib
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,6 +29,7 @@ from trainer.reward.batches import (
     shard,
 )
 from trainer.reward.checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
+from trainer.reward.config import RewardConfig
 from trainer.reward.data import PreferenceExample, split_by_group
 from trainer.reward.loss import centering_penalty, preference_loss, preference_metrics
 from trainer.reward.model import disable_dropout, load_reward_model
@@ -37,30 +37,8 @@ from trainer.reward.text import PairEncoder
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RewardConfig:
-    epochs: int = 1  # passes over the training pairs
-    learning_rate: float = 2e-5  # peak AdamW learning rate, reached after warm-up
-    batch_size: int = 16  # pairs per optimizer step, summed over processes and accumulation
-    grad_accumulation: int = 1  # micro-batches per process per step: less memory, same maths
-    max_tokens_per_forward: int = 4096  # cap on padded tokens per side of a micro-batch; 0 = none
-    warmup_ratio: float = (
-        0.1  # share of all steps spent ramping the LR up from 0; then linear decay
-    )
-    weight_decay: float = 0.0  # AdamW decay on matrices (never on biases and norms)
-    max_grad_norm: float = 1.0  # gradient clipping; 0 turns it off
-    max_length: int = 512  # tokens per (prompt, response) pair; the prompt loses its start first
-    val_fraction: float = 0.1  # share of comparisons (groups) held out for evaluation
-    seed: int = 0  # split, batch order and head initialisation
-    center_rewards_coef: float = 0.0  # weight of mean((r1 + r2)^2), TRL's reward centring; 0 = off
-    use_margin: bool = True  # subtract an example's margin (label strength) from its score gap
-    eval_each_epoch: bool = True  # evaluate and report after every epoch, not only at the end
-    eval_batch_size: int = 32  # pairs per evaluation forward pass (per process)
-    disable_dropout: bool = True  # dropout only adds noise to a difference of two scores
-    length_group_size: int = 50  # batches per length-sorted mega-batch; 1 = plain shuffling
-    checkpoint_every: int = 200  # optimizer steps between checkpoints (also saved each epoch)
-    log_every: int = 10  # optimizer steps between progress reports
+# Re-exported: launch entry points and older callers import the config from here.
+__all__ = ["RewardConfig", "train_reward_model"]
 
 
 def train_reward_model(
