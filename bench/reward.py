@@ -43,20 +43,26 @@ def cpu_seconds() -> float:
 # --- data (runs in our venv) -------------------------------------------------------------
 
 
-def build_splits(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
-    sys.path.insert(0, str(REPO))
-    from trainer.reward.data import PreferenceExample
-    from trainer.reward.hh import hh_examples, read_hh_records
+HARMLESS_GROUPS = 10_000  # harmless examples' groups are 10,000 + their line number
 
-    helpful = hh_examples(read_hh_records(DATA / "hh-helpful-base-2354.jsonl.gz"), seed=1)
-    harmless = hh_examples(read_hh_records(DATA / "hh-harmless-base-1800.jsonl.gz"), seed=2)
-    # Distinct group ids across the two files.
-    harmless = [
-        PreferenceExample(e.prompt, e.response_a, e.response_b, e.choice, group=10_000 + e.group)
-        for e in harmless
+
+def build_splits(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """HH records parsed by the importer's own parser (records it skips are left out), split
+    by line number: helpful lines 1-2,000 and harmless 1-1,500 train, the rest evaluate."""
+    sys.path.insert(0, str(REPO))
+    from trainer.jobs.preference_files import read_preference_file
+    from trainer.reward.data import randomise_sides
+
+    helpful_file = read_preference_file(DATA / "hh-helpful-base-2354.jsonl.gz", "hh")
+    harmless_file = read_preference_file(DATA / "hh-harmless-base-1800.jsonl.gz", "hh")
+    helpful = randomise_sides(helpful_file.examples, seed=1)
+    harmless = randomise_sides(harmless_file.examples, seed=2, group_offset=HARMLESS_GROUPS)
+    train = [e for e in helpful if e.group <= 2000] + [
+        e for e in harmless if e.group <= HARMLESS_GROUPS + 1500
     ]
-    train = helpful[:-354] + harmless[:1500]
-    evaluation = helpful[-354:] + harmless[1500:]
+    evaluation = [e for e in helpful if e.group > 2000] + [
+        e for e in harmless if e.group > HARMLESS_GROUPS + 1500
+    ]
     # Limits take a seeded sample so a quick run still mixes helpful and harmless.
     if args.train_limit:
         train = random.Random(0).sample(train, min(args.train_limit, len(train)))

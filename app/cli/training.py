@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -30,7 +31,9 @@ def register(commands: Any) -> None:
         "reward-eval", help="score a labelled preference file with a reward model version"
     )
     evaluate.add_argument("model_version", help="reward model version: id or name")
-    evaluate.add_argument("file", type=Path, help="JSON Lines: pairs with label, hh or trl")
+    evaluate.add_argument(
+        "file", type=Path, help="JSON Lines (gzip too): pairs with label, hh or trl"
+    )
     evaluate.add_argument(
         "--format", choices=["pairs", "hh", "trl"], help="default: guessed from the first row"
     )
@@ -74,14 +77,25 @@ def run_reward_eval(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
         path = version_queries.resolve_path(settings.model_dir, version.path)
     try:
-        examples = read_preference_file(args.file, args.format)
+        found = read_preference_file(args.file, args.format)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    strict = [e for e in examples if e.choice != "same"]
+    except (OSError, EOFError) as exc:  # a broken gzip stream
+        raise CommandError(f"cannot read {args.file}: {exc}") from exc
+    if found.skipped:
+        kinds = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in found.skipped.items())
+        print(
+            f"rlhf reward-eval: left out {found.skipped_total} records ({kinds})", file=sys.stderr
+        )
+    strict = [e for e in found.examples if e.choice != "same"]
     if not strict:
         raise CommandError("the file has no labelled pairs with a preference (ties are left out)")
     from trainer.reward.evaluate import evaluate_preferences  # torch: only once input is good
 
     metrics = evaluate_preferences(path, strict)
-    print(json.dumps({"accuracy": metrics["accuracy"], "n": int(metrics["n"])}))
+    print(
+        json.dumps(
+            {"accuracy": metrics["accuracy"], "n": int(metrics["n"]), "skipped": found.skipped}
+        )
+    )
     return 0
