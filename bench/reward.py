@@ -71,6 +71,33 @@ def build_splits(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
     return train, evaluation
 
 
+def subset_names(examples: list[Any]) -> list[str]:
+    return ["harmless" if e.group > HARMLESS_GROUPS else "helpful" for e in examples]
+
+
+def breakdown_of_margins(args: argparse.Namespace, margins: list[float]) -> dict[str, float]:
+    """The breakdown of ``trainer/reward/breakdown.py`` for margins of the held-out pairs
+    (chosen minus rejected, in evaluation order): for the TRL side, which imports nothing
+    from this repository."""
+    import torch
+
+    from trainer.reward.breakdown import length_difference, preference_breakdown
+    from trainer.reward.data import orient
+    from trainer.reward.loss import preference_metrics
+
+    _, evaluation = build_splits(args)
+    pairs = [orient(e, use_margin=False) for e in evaluation]
+    metrics = preference_metrics(torch.tensor(margins), torch.ones(len(margins)))
+    return {
+        "ece": metrics["ece"],
+        **preference_breakdown(
+            margins,
+            [length_difference(p.first, p.second) for p in pairs],
+            subset_names(evaluation),
+        ),
+    }
+
+
 # --- our side ------------------------------------------------------------------------------
 
 
@@ -102,9 +129,11 @@ def run_ours(args: argparse.Namespace) -> dict[str, float]:
     )
     seconds = time.perf_counter() - start  # includes loading, tokenizing and saving
     cpu = cpu_seconds() - cpu_start
-    metrics = evaluate_preferences(work / "ours", evaluation, max_length=args.max_length)
+    metrics = evaluate_preferences(
+        work / "ours", evaluation, max_length=args.max_length, subsets=subset_names(evaluation)
+    )
     return {
-        "accuracy": metrics["accuracy"],
+        **metrics,
         "n_eval": metrics["n"],
         "n_train": float(len(train)),
         "train_seconds": seconds,
@@ -185,7 +214,7 @@ def run_trl(args: argparse.Namespace) -> dict[str, float]:
 
     model.eval()
     pairs = data["eval"]
-    correct = 0
+    margins: list[float] = []
     with torch.inference_mode():
         for start_i in range(0, len(pairs), 32):
             chunk = pairs[start_i : start_i + 32]
@@ -194,9 +223,10 @@ def run_trl(args: argparse.Namespace) -> dict[str, float]:
             ids = torch.tensor([s + [tokenizer.pad_token_id] * (width - len(s)) for s in seqs])
             mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
             r = model(input_ids=ids, attention_mask=mask).logits[:, 0]
-            correct += int((r[: len(chunk)] > r[len(chunk) :]).sum())
+            margins += (r[: len(chunk)] - r[len(chunk) :]).tolist()
     return {
-        "accuracy": correct / len(pairs),
+        "accuracy": sum(m > 0 for m in margins) / len(pairs),
+        "margins": margins,
         "n_eval": float(len(pairs)),
         "n_train": float(len(data["train"])),
         "train_seconds": seconds,
@@ -238,7 +268,8 @@ def finish_side(name: str, process: subprocess.Popen[str], workdir: Path) -> dic
     if process.returncode != 0:
         raise SystemExit(f"{name} side failed:\n{stderr[-4000:]}")
     result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    print(f"{name}: {json.dumps(result)}", flush=True)
+    shown = {k: v for k, v in result.items() if k != "margins"}
+    print(f"{name}: {json.dumps(shown)}", flush=True)
     return result
 
 
@@ -249,9 +280,29 @@ def passthrough(args: argparse.Namespace) -> list[str]:
     return [x for pair in flags for x in pair] + ["--workdir", args.workdir]
 
 
+RATIO_ROWS = {
+    "accuracy",
+    "pairs_per_second",
+    "pairs_per_cpu_second",
+    "train_seconds",
+    "peak_rss_mib",
+    "n_train",
+    "n_eval",
+}
+
+
 def table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> str:
     rows = [
         ("validation accuracy", "accuracy", "{:.4f}"),
+        ("  on helpful pairs", "accuracy_helpful", "{:.4f}"),
+        ("  on harmless pairs", "accuracy_harmless", "{:.4f}"),
+        ("  where the shorter response was chosen", "accuracy_shorter_chosen", "{:.4f}"),
+        ("length-only rule: all pairs", "length_rule_accuracy", "{:.4f}"),
+        ("length-only rule: helpful", "length_rule_accuracy_helpful", "{:.4f}"),
+        ("length-only rule: harmless", "length_rule_accuracy_harmless", "{:.4f}"),
+        ("length-only rule: shorter chosen", "length_rule_accuracy_shorter_chosen", "{:.4f}"),
+        ("score margin / length difference corr.", "margin_length_corr", "{:+.3f}"),
+        ("calibration error (ECE)", "ece", "{:.4f}"),
         ("training pairs/s", "pairs_per_second", "{:.2f}"),
         ("training pairs per CPU-second", "pairs_per_cpu_second", "{:.3f}"),
         ("training seconds", "train_seconds", "{:.1f}"),
@@ -265,6 +316,9 @@ def table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> str:
         mine = fmt.format(ours[key])
         if theirs is None:
             lines.append(f"| {label} | {mine} | - | - |")
+            continue
+        if key not in RATIO_ROWS:  # a difference of accuracies or correlations, not a ratio
+            lines.append(f"| {label} | {mine} | {fmt.format(theirs[key])} | - |")
             continue
         ratio = ours[key] / theirs[key] if theirs[key] else float("nan")
         lines.append(f"| {label} | {mine} | {fmt.format(theirs[key])} | {ratio:.2f}x |")
@@ -319,6 +373,8 @@ def main() -> None:
             else:
                 ours = finish_side("ours", start_side(Path(sys.executable), "ours", args, []), work)
                 theirs = finish_side("trl", start_side(trl_python, "trl", args, trl_args), work)
+        if theirs is not None:
+            theirs.update(breakdown_of_margins(args, theirs.pop("margins")))
         print(table(ours, theirs))
 
 

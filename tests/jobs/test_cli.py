@@ -148,8 +148,21 @@ def test_reward_eval_scores_a_labelled_file(
     result = json.loads(out)
     # The tie and the unlabelled pair are left out.
     assert result["n"] == 2 and 0.0 <= result["accuracy"] <= 1.0
+    assert 0.0 <= result["ece"] <= 1.0
+    assert {"length_rule_accuracy", "accuracy_shorter_chosen", "margin_length_corr"} <= set(result)
+    # Chosen "hello" is shorter than "go away"; chosen "good day" is longer than "yo".
+    assert result["n_shorter_chosen"] == 1 and result["length_rule_accuracy"] == 0.5
     code, out, _ = run(f"reward-{tiny_reward_base.name}", str(pairs))
     assert code == 0 and json.loads(out) == result
+    more = _write(
+        tmp_path / "more.jsonl",
+        [{"prompt": "q", "response_a": "long answer", "response_b": "ok", "label": "better"}],
+    )
+    code, out, err = run(str(version_id), str(pairs), str(more))
+    assert code == 0, err
+    both = json.loads(out)
+    assert (both["n"], both["n_pairs.jsonl"], both["n_more.jsonl"]) == (3, 2, 1)
+    assert both["length_rule_accuracy_more.jsonl"] == 0.0 and both["n_shorter_chosen"] == 2
 
 
 def test_reward_eval_counts_equal_scores_as_wrong(
@@ -179,7 +192,10 @@ def test_reward_eval_counts_equal_scores_as_wrong(
     )
     code, out, err = run(str(version_id), str(pairs))
     assert code == 0, err
-    assert json.loads(out) == {"accuracy": 0.0, "n": 3, "skipped": {}}
+    result = json.loads(out)
+    assert (result["accuracy"], result["n"], result["skipped"]) == (0.0, 3, {})
+    # Every pair is a confident-looking 0.5 that is always wrong: ECE is |0.5 - 0|.
+    assert result["ece"] == 0.5
 
 
 def test_reward_eval_leaves_out_degenerate_hh_records_and_says_how_many(

@@ -54,7 +54,7 @@ def train_reward_model(
     train, val = split_by_group(examples, config.val_fraction, config.seed)
     if not train:
         raise ValueError("no training examples")
-    model, tokenizer = load_reward_model(base_model)
+    model, tokenizer, _ = load_reward_model(base_model)
     if config.disable_dropout:
         disable_dropout(model)
     limit = getattr(model.config, "max_position_embeddings", None)
