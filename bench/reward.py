@@ -112,7 +112,10 @@ def run_ours(args: argparse.Namespace) -> dict[str, float]:
 
     train, evaluation = build_splits(args)
     config = RewardConfig(
-        epochs=1,
+        epochs=args.epochs,
+        reward_heads=args.reward_heads,
+        length_head_coef=args.length_head_coef,
+        length_balance=args.length_balance,
         learning_rate=args.lr,
         batch_size=args.batch_size,
         warmup_ratio=args.warmup_ratio,
@@ -184,7 +187,9 @@ def run_trl(args: argparse.Namespace) -> dict[str, float]:
     torch.manual_seed(args.seed)
     config = RewardConfig(
         output_dir=str(Path(args.workdir) / "trl"),
-        num_train_epochs=1,
+        num_train_epochs=args.epochs,
+        # TRL's fastest setting on this data: batches of similar lengths pad less.
+        group_by_length=args.trl_group_by_length,
         per_device_train_batch_size=args.batch_size,
         learning_rate=args.lr,
         warmup_steps=args.warmup_ratio,  # a float below 1 is a share of all steps
@@ -245,7 +250,7 @@ def ensure_trl_venv() -> Path:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(TRL_VENV)], check=True)
         # The torch pin keeps the CPU wheel; a bare "torch" would pull a multi-GB CUDA build.
-        pip = [str(python), "-m", "pip", "install", "-q", "torch==2.13.0", "trl"]
+        pip = [str(python), "-m", "pip", "install", "-q", "torch==2.13.0", "trl==1.16.0"]
         subprocess.run(pip, check=True)
     return python
 
@@ -275,7 +280,10 @@ def finish_side(name: str, process: subprocess.Popen[str], workdir: Path) -> dic
 
 def passthrough(args: argparse.Namespace) -> list[str]:
     keys = ["train_limit", "eval_limit", "max_length", "batch_size", "lr", "warmup_ratio"]
+    keys += ["epochs", "reward_heads", "length_head_coef"]
     flags = [[f"--{k.replace('_', '-')}", str(getattr(args, k))] for k in keys]
+    switches = ["length_balance", "trl_group_by_length"]
+    flags += [[f"--{k.replace('_', '-')}"] for k in switches if getattr(args, k)]
     flags += [["--threads", str(args.threads)], ["--seed", str(args.seed)]]
     return [x for pair in flags for x in pair] + ["--workdir", args.workdir]
 
@@ -303,6 +311,7 @@ def table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> str:
         ("length-only rule: shorter chosen", "length_rule_accuracy_shorter_chosen", "{:.4f}"),
         ("score margin / length difference corr.", "margin_length_corr", "{:+.3f}"),
         ("calibration error (ECE)", "ece", "{:.4f}"),
+        ("mean ensemble spread of a score", "uncertainty", "{:.4f}"),
         ("training pairs/s", "pairs_per_second", "{:.2f}"),
         ("training pairs per CPU-second", "pairs_per_cpu_second", "{:.3f}"),
         ("training seconds", "train_seconds", "{:.1f}"),
@@ -314,7 +323,7 @@ def table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> str:
     lines = [f"| metric | ours | {trl_name} | ours / TRL |", "| --- | ---: | ---: | ---: |"]
     for label, key, fmt in rows:
         mine = fmt.format(ours[key])
-        if theirs is None:
+        if theirs is None or key not in theirs:
             lines.append(f"| {label} | {mine} | - | - |")
             continue
         if key not in RATIO_ROWS:  # a difference of accuracies or correlations, not a ratio
@@ -335,6 +344,17 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--epochs", type=int, default=1, help="both sides")
+    parser.add_argument("--reward-heads", type=int, default=1, help="ours: ensemble heads")
+    parser.add_argument(
+        "--length-head-coef", type=float, default=0.0, help="ours: ODIN length head weight"
+    )
+    parser.add_argument(
+        "--length-balance", action="store_true", help="ours: length-balanced pair weights"
+    )
+    parser.add_argument(
+        "--trl-group-by-length", action="store_true", help="TRL: group_by_length=True"
+    )
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=2, help="torch threads, both sides")
     parser.add_argument("--seed", type=int, default=0)

@@ -94,6 +94,25 @@ class RewardParams(_Params):
     checkpoint_every: int = Field(
         200, ge=1, description="optimizer steps between checkpoints (also saved each epoch)"
     )
+    reward_heads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="reward heads on one backbone (an ensemble, each on its own bootstrap"
+        " resample); the score is their mean and its uncertainty their spread",
+    )
+    length_head_coef: float = Field(
+        0.0,
+        ge=0,
+        description="weight of ODIN's length terms: a length head trained jointly to explain"
+        " response length, reward heads pushed to be uncorrelated with it, the length head"
+        " dropped at scoring; 0 = off",
+    )
+    length_balance: bool = Field(
+        False,
+        description="weight pairs so that those whose chosen response is longer and those whose"
+        " chosen response is shorter count equally",
+    )
     log_every: int = Field(10, ge=1, description="optimizer steps between progress reports")
     min_labels: int = Field(2, ge=1, description="refuse to train on fewer labelled comparisons")
     include_evaluation: bool = Field(

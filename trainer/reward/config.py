@@ -75,4 +75,26 @@ class RewardConfig:
         default=200,
         metadata=_help("optimizer steps between checkpoints (also saved each epoch)"),
     )
+    reward_heads: int = field(
+        default=1,
+        metadata=_help(
+            "reward heads on one backbone (an ensemble, each on its own bootstrap resample);"
+            " the score is their mean and its uncertainty their spread"
+        ),
+    )
+    length_head_coef: float = field(
+        default=0.0,
+        metadata=_help(
+            "weight of ODIN's length terms: a length head trained jointly to explain response"
+            " length, reward heads pushed to be uncorrelated with it, the length head dropped"
+            " at scoring; 0 = off"
+        ),
+    )
+    length_balance: bool = field(
+        default=False,
+        metadata=_help(
+            "weight pairs so that those whose chosen response is longer and those whose chosen"
+            " response is shorter count equally"
+        ),
+    )
     log_every: int = field(default=10, metadata=_help("optimizer steps between progress reports"))
