@@ -2,10 +2,13 @@
 
     .venv/bin/python bench/reward.py                       # full run (slow on 2 cores)
     .venv/bin/python bench/reward.py --train-limit 400 --eval-limit 200   # quick run
+    .venv/bin/python bench/reward.py --skip-trl --length-head-coef 0 --reward-heads 1 \
+        --no-length-balance                                # our side, plain recipe
 
-Train: hh-helpful-base minus its last 354 records + the first 1,500 of hh-harmless-base;
-eval: those 354 + the last 300 of harmless. Default reward model, one epoch, the same
-max length, batch size, learning rate, warm-up and thread count on both sides. Each side
+Train: hh-helpful-base lines 1-2,000 + harmless-base lines 1-1,500; eval: the rest (records
+the importer skips are left out). Default reward model and our default recipe
+(``RewardConfig``), the same epochs, max length, batch size, learning rate, warm-up and thread
+count on both sides. Each side
 runs in its own subprocess (TRL's in a separate virtual environment, created when missing),
 so peak RSS is per side. Both sides get the same tokens: TRL receives the ids our encoder
 makes (prompt truncated from the left, whole response), so only the training loops differ.
@@ -282,8 +285,9 @@ def passthrough(args: argparse.Namespace) -> list[str]:
     keys = ["train_limit", "eval_limit", "max_length", "batch_size", "lr", "warmup_ratio"]
     keys += ["epochs", "reward_heads", "length_head_coef"]
     flags = [[f"--{k.replace('_', '-')}", str(getattr(args, k))] for k in keys]
-    switches = ["length_balance", "trl_group_by_length"]
-    flags += [[f"--{k.replace('_', '-')}"] for k in switches if getattr(args, k)]
+    flags.append(["--length-balance" if args.length_balance else "--no-length-balance"])
+    if args.trl_group_by_length:
+        flags.append(["--trl-group-by-length"])
     flags += [["--threads", str(args.threads)], ["--seed", str(args.seed)]]
     return [x for pair in flags for x in pair] + ["--workdir", args.workdir]
 
@@ -343,14 +347,26 @@ def main() -> None:
     parser.add_argument("--eval-limit", type=int, default=0, help="eval pairs (0 = all)")
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--epochs", type=int, default=1, help="both sides")
-    parser.add_argument("--reward-heads", type=int, default=1, help="ours: ensemble heads")
+    sys.path.insert(0, str(REPO))
+    from trainer.reward.config import RewardConfig  # torch-free: the product's default recipe
+
+    default = RewardConfig()
+    parser.add_argument("--lr", type=float, default=default.learning_rate)
+    parser.add_argument("--epochs", type=int, default=default.epochs, help="both sides")
     parser.add_argument(
-        "--length-head-coef", type=float, default=0.0, help="ours: ODIN length head weight"
+        "--reward-heads", type=int, default=default.reward_heads, help="ours: ensemble heads"
     )
     parser.add_argument(
-        "--length-balance", action="store_true", help="ours: length-balanced pair weights"
+        "--length-head-coef",
+        type=float,
+        default=default.length_head_coef,
+        help="ours: ODIN length head weight (0: none)",
+    )
+    parser.add_argument(
+        "--length-balance",
+        action=argparse.BooleanOptionalAction,
+        default=default.length_balance,
+        help="ours: length-balanced pair weights",
     )
     parser.add_argument(
         "--trl-group-by-length", action="store_true", help="TRL: group_by_length=True"

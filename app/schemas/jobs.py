@@ -34,9 +34,9 @@ class RewardParams(_Params):
         description="hub id or directory; default: the configured reward model",
     )
     # Training fields: names, defaults and descriptions as in trainer/reward/config.py.
-    epochs: int = Field(1, ge=1, le=1000, description="passes over the training pairs")
+    epochs: int = Field(2, ge=1, le=1000, description="passes over the training pairs")
     learning_rate: float = Field(
-        2e-5, gt=0, le=1, description="peak AdamW learning rate, reached after warm-up"
+        5e-5, gt=0, le=1, description="peak AdamW learning rate, reached after warm-up"
     )
     batch_size: int = Field(
         16,
@@ -95,7 +95,7 @@ class RewardParams(_Params):
         200, ge=1, description="optimizer steps between checkpoints (also saved each epoch)"
     )
     reward_heads: int = Field(
-        1,
+        3,
         ge=1,
         le=64,
         description="reward heads on one backbone (an ensemble, each on its own bootstrap"

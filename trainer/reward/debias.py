@@ -16,25 +16,24 @@ from collections.abc import Sequence
 import torch
 
 
-def batch_correlation(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Pearson correlation of two (N,) tensors, differentiable; 0 when either is constant."""
-    xc, yc = x - x.mean(), y - y.mean()
-    denom = torch.sqrt((xc * xc).sum() * (yc * yc).sum())
-    return (xc * yc).sum() / (denom + eps)
-
-
 def length_decorrelation_loss(
     rewards: torch.Tensor, length_head: torch.Tensor, lengths: torch.Tensor
 ) -> torch.Tensor:
     """ODIN's length terms on one batch of responses: rewards (N, K), length head (N,),
-    lengths (N,) -> () = mean_k |corr(r_k, length)| - corr(length head, length)."""
+    lengths (N,) -> () = mean((length head - z)^2) + mean_k cov(r_k, z)^2, z the batch's
+    standardised lengths.
+
+    ODIN writes both terms as Pearson correlations; their gradients grow as 1/std of the head,
+    so while a head is still nearly constant they swamp the ranking loss (and, clipped, starve
+    it). A regression onto z and a squared covariance with z ask the same and stay bounded."""
     lengths = lengths.to(rewards.dtype)
     if rewards.shape[0] < 3 or float(lengths.std()) == 0.0:
         return rewards.sum() * 0.0  # nothing to correlate with; keeps the graph alive
-    reward_corr = torch.stack(
-        [batch_correlation(rewards[:, k], lengths).abs() for k in range(rewards.shape[1])]
-    ).mean()
-    return reward_corr - batch_correlation(length_head, lengths)
+    z = (lengths - lengths.mean()) / lengths.std()  # (N,)
+    explain = ((length_head - z) ** 2).mean()
+    centred = rewards - rewards.mean(dim=0, keepdim=True)  # (N, K)
+    covariance = (centred * z[:, None]).mean(dim=0)  # (K,)
+    return explain + (covariance**2).mean()
 
 
 def length_balance_weights(first_longer: Sequence[bool | None]) -> torch.Tensor:

@@ -25,7 +25,7 @@ def test_default_model_trains_on_hh_pairs(tmp_path: Path) -> None:
     assert {e.choice for e in examples} == {"better", "worse"}
     base = Path(reward_base_path(DEFAULT_REWARD))
     config = RewardConfig(
-        batch_size=16, learning_rate=5e-5, max_length=64, val_fraction=0.125, log_every=1
+        epochs=1, batch_size=16, learning_rate=5e-5, max_length=64, val_fraction=0.125, log_every=1
     )
     ctx = NullContext(tmp_path / "ckpt")
     metrics = train_reward_model(examples, str(base), config, ctx, tmp_path / "model")
