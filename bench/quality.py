@@ -94,15 +94,14 @@ def _ok(example: Any) -> bool:
 
 def hh_splits(pool: int, gold: int, held_out: int) -> tuple[list[Any], list[Any], list[Any]]:
     """(pairs to rate, gold pairs, held-out pairs): HH examples, A/B randomised (seeded)."""
-    from trainer.reward.data import PreferenceExample
-    from trainer.reward.hh import hh_examples, read_hh_records
+    from trainer.jobs.preference_files import read_preference_file
+    from trainer.reward.data import randomise_sides
 
-    helpful = hh_examples(read_hh_records(DATA / "hh-helpful-base-2354.jsonl.gz"), seed=1)
-    harmless = hh_examples(read_hh_records(DATA / "hh-harmless-base-1800.jsonl.gz"), seed=2)
-    harmless = [
-        PreferenceExample(e.prompt, e.response_a, e.response_b, e.choice, group=10_000 + e.group)
-        for e in harmless
-    ]
+    # The importer's own parser: records it would skip are not in the pool.
+    helpful_file = read_preference_file(DATA / "hh-helpful-base-2354.jsonl.gz", "hh")
+    harmless_file = read_preference_file(DATA / "hh-harmless-base-1800.jsonl.gz", "hh")
+    helpful = randomise_sides(helpful_file.examples, seed=1)
+    harmless = randomise_sides(harmless_file.examples, seed=2, group_offset=10_000)
     everything = [e for e in helpful + harmless if e.choice in ("better", "worse") and _ok(e)]
     random.Random(0).shuffle(everything)
     rate = everything[:pool]

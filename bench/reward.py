@@ -2,10 +2,13 @@
 
     .venv/bin/python bench/reward.py                       # full run (slow on 2 cores)
     .venv/bin/python bench/reward.py --train-limit 400 --eval-limit 200   # quick run
+    .venv/bin/python bench/reward.py --skip-trl --length-head-coef 0 --reward-heads 1 \
+        --no-length-balance                                # our side, plain recipe
 
-Train: hh-helpful-base minus its last 354 records + the first 1,500 of hh-harmless-base;
-eval: those 354 + the last 300 of harmless. Default reward model, one epoch, the same
-max length, batch size, learning rate, warm-up and thread count on both sides. Each side
+Train: hh-helpful-base lines 1-2,000 + harmless-base lines 1-1,500; eval: the rest (records
+the importer skips are left out). Default reward model and our default recipe
+(``RewardConfig``), the same epochs, max length, batch size, learning rate, warm-up and thread
+count on both sides. Each side
 runs in its own subprocess (TRL's in a separate virtual environment, created when missing),
 so peak RSS is per side. Both sides get the same tokens: TRL receives the ids our encoder
 makes (prompt truncated from the left, whole response), so only the training loops differ.
@@ -43,26 +46,59 @@ def cpu_seconds() -> float:
 # --- data (runs in our venv) -------------------------------------------------------------
 
 
-def build_splits(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
-    sys.path.insert(0, str(REPO))
-    from trainer.reward.data import PreferenceExample
-    from trainer.reward.hh import hh_examples, read_hh_records
+HARMLESS_GROUPS = 10_000  # harmless examples' groups are 10,000 + their line number
 
-    helpful = hh_examples(read_hh_records(DATA / "hh-helpful-base-2354.jsonl.gz"), seed=1)
-    harmless = hh_examples(read_hh_records(DATA / "hh-harmless-base-1800.jsonl.gz"), seed=2)
-    # Distinct group ids across the two files.
-    harmless = [
-        PreferenceExample(e.prompt, e.response_a, e.response_b, e.choice, group=10_000 + e.group)
-        for e in harmless
+
+def build_splits(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """HH records parsed by the importer's own parser (records it skips are left out), split
+    by line number: helpful lines 1-2,000 and harmless 1-1,500 train, the rest evaluate."""
+    sys.path.insert(0, str(REPO))
+    from trainer.jobs.preference_files import read_preference_file
+    from trainer.reward.data import randomise_sides
+
+    helpful_file = read_preference_file(DATA / "hh-helpful-base-2354.jsonl.gz", "hh")
+    harmless_file = read_preference_file(DATA / "hh-harmless-base-1800.jsonl.gz", "hh")
+    helpful = randomise_sides(helpful_file.examples, seed=1)
+    harmless = randomise_sides(harmless_file.examples, seed=2, group_offset=HARMLESS_GROUPS)
+    train = [e for e in helpful if e.group <= 2000] + [
+        e for e in harmless if e.group <= HARMLESS_GROUPS + 1500
     ]
-    train = helpful[:-354] + harmless[:1500]
-    evaluation = helpful[-354:] + harmless[1500:]
+    evaluation = [e for e in helpful if e.group > 2000] + [
+        e for e in harmless if e.group > HARMLESS_GROUPS + 1500
+    ]
     # Limits take a seeded sample so a quick run still mixes helpful and harmless.
     if args.train_limit:
         train = random.Random(0).sample(train, min(args.train_limit, len(train)))
     if args.eval_limit:
         evaluation = random.Random(1).sample(evaluation, min(args.eval_limit, len(evaluation)))
     return train, evaluation
+
+
+def subset_names(examples: list[Any]) -> list[str]:
+    return ["harmless" if e.group > HARMLESS_GROUPS else "helpful" for e in examples]
+
+
+def breakdown_of_margins(args: argparse.Namespace, margins: list[float]) -> dict[str, float]:
+    """The breakdown of ``trainer/reward/breakdown.py`` for margins of the held-out pairs
+    (chosen minus rejected, in evaluation order): for the TRL side, which imports nothing
+    from this repository."""
+    import torch
+
+    from trainer.reward.breakdown import length_difference, preference_breakdown
+    from trainer.reward.data import orient
+    from trainer.reward.loss import preference_metrics
+
+    _, evaluation = build_splits(args)
+    pairs = [orient(e, use_margin=False) for e in evaluation]
+    metrics = preference_metrics(torch.tensor(margins), torch.ones(len(margins)))
+    return {
+        "ece": metrics["ece"],
+        **preference_breakdown(
+            margins,
+            [length_difference(p.first, p.second) for p in pairs],
+            subset_names(evaluation),
+        ),
+    }
 
 
 # --- our side ------------------------------------------------------------------------------
@@ -79,7 +115,10 @@ def run_ours(args: argparse.Namespace) -> dict[str, float]:
 
     train, evaluation = build_splits(args)
     config = RewardConfig(
-        epochs=1,
+        epochs=args.epochs,
+        reward_heads=args.reward_heads,
+        length_head_coef=args.length_head_coef,
+        length_balance=args.length_balance,
         learning_rate=args.lr,
         batch_size=args.batch_size,
         warmup_ratio=args.warmup_ratio,
@@ -96,9 +135,11 @@ def run_ours(args: argparse.Namespace) -> dict[str, float]:
     )
     seconds = time.perf_counter() - start  # includes loading, tokenizing and saving
     cpu = cpu_seconds() - cpu_start
-    metrics = evaluate_preferences(work / "ours", evaluation, max_length=args.max_length)
+    metrics = evaluate_preferences(
+        work / "ours", evaluation, max_length=args.max_length, subsets=subset_names(evaluation)
+    )
     return {
-        "accuracy": metrics["accuracy"],
+        **metrics,
         "n_eval": metrics["n"],
         "n_train": float(len(train)),
         "train_seconds": seconds,
@@ -149,7 +190,9 @@ def run_trl(args: argparse.Namespace) -> dict[str, float]:
     torch.manual_seed(args.seed)
     config = RewardConfig(
         output_dir=str(Path(args.workdir) / "trl"),
-        num_train_epochs=1,
+        num_train_epochs=args.epochs,
+        # TRL's fastest setting on this data: batches of similar lengths pad less.
+        group_by_length=args.trl_group_by_length,
         per_device_train_batch_size=args.batch_size,
         learning_rate=args.lr,
         warmup_steps=args.warmup_ratio,  # a float below 1 is a share of all steps
@@ -179,7 +222,7 @@ def run_trl(args: argparse.Namespace) -> dict[str, float]:
 
     model.eval()
     pairs = data["eval"]
-    correct = 0
+    margins: list[float] = []
     with torch.inference_mode():
         for start_i in range(0, len(pairs), 32):
             chunk = pairs[start_i : start_i + 32]
@@ -188,9 +231,10 @@ def run_trl(args: argparse.Namespace) -> dict[str, float]:
             ids = torch.tensor([s + [tokenizer.pad_token_id] * (width - len(s)) for s in seqs])
             mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
             r = model(input_ids=ids, attention_mask=mask).logits[:, 0]
-            correct += int((r[: len(chunk)] > r[len(chunk) :]).sum())
+            margins += (r[: len(chunk)] - r[len(chunk) :]).tolist()
     return {
-        "accuracy": correct / len(pairs),
+        "accuracy": sum(m > 0 for m in margins) / len(pairs),
+        "margins": margins,
         "n_eval": float(len(pairs)),
         "n_train": float(len(data["train"])),
         "train_seconds": seconds,
@@ -209,7 +253,7 @@ def ensure_trl_venv() -> Path:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(TRL_VENV)], check=True)
         # The torch pin keeps the CPU wheel; a bare "torch" would pull a multi-GB CUDA build.
-        pip = [str(python), "-m", "pip", "install", "-q", "torch==2.13.0", "trl"]
+        pip = [str(python), "-m", "pip", "install", "-q", "torch==2.13.0", "trl==1.16.0"]
         subprocess.run(pip, check=True)
     return python
 
@@ -232,20 +276,46 @@ def finish_side(name: str, process: subprocess.Popen[str], workdir: Path) -> dic
     if process.returncode != 0:
         raise SystemExit(f"{name} side failed:\n{stderr[-4000:]}")
     result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    print(f"{name}: {json.dumps(result)}", flush=True)
+    shown = {k: v for k, v in result.items() if k != "margins"}
+    print(f"{name}: {json.dumps(shown)}", flush=True)
     return result
 
 
 def passthrough(args: argparse.Namespace) -> list[str]:
     keys = ["train_limit", "eval_limit", "max_length", "batch_size", "lr", "warmup_ratio"]
+    keys += ["epochs", "reward_heads", "length_head_coef"]
     flags = [[f"--{k.replace('_', '-')}", str(getattr(args, k))] for k in keys]
+    flags.append(["--length-balance" if args.length_balance else "--no-length-balance"])
+    if args.trl_group_by_length:
+        flags.append(["--trl-group-by-length"])
     flags += [["--threads", str(args.threads)], ["--seed", str(args.seed)]]
     return [x for pair in flags for x in pair] + ["--workdir", args.workdir]
+
+
+RATIO_ROWS = {
+    "accuracy",
+    "pairs_per_second",
+    "pairs_per_cpu_second",
+    "train_seconds",
+    "peak_rss_mib",
+    "n_train",
+    "n_eval",
+}
 
 
 def table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> str:
     rows = [
         ("validation accuracy", "accuracy", "{:.4f}"),
+        ("  on helpful pairs", "accuracy_helpful", "{:.4f}"),
+        ("  on harmless pairs", "accuracy_harmless", "{:.4f}"),
+        ("  where the shorter response was chosen", "accuracy_shorter_chosen", "{:.4f}"),
+        ("length-only rule: all pairs", "length_rule_accuracy", "{:.4f}"),
+        ("length-only rule: helpful", "length_rule_accuracy_helpful", "{:.4f}"),
+        ("length-only rule: harmless", "length_rule_accuracy_harmless", "{:.4f}"),
+        ("length-only rule: shorter chosen", "length_rule_accuracy_shorter_chosen", "{:.4f}"),
+        ("score margin / length difference corr.", "margin_length_corr", "{:+.3f}"),
+        ("calibration error (ECE)", "ece", "{:.4f}"),
+        ("mean ensemble spread of a score", "uncertainty", "{:.4f}"),
         ("training pairs/s", "pairs_per_second", "{:.2f}"),
         ("training pairs per CPU-second", "pairs_per_cpu_second", "{:.3f}"),
         ("training seconds", "train_seconds", "{:.1f}"),
@@ -257,8 +327,11 @@ def table(ours: dict[str, Any], theirs: dict[str, Any] | None) -> str:
     lines = [f"| metric | ours | {trl_name} | ours / TRL |", "| --- | ---: | ---: | ---: |"]
     for label, key, fmt in rows:
         mine = fmt.format(ours[key])
-        if theirs is None:
+        if theirs is None or key not in theirs:
             lines.append(f"| {label} | {mine} | - | - |")
+            continue
+        if key not in RATIO_ROWS:  # a difference of accuracies or correlations, not a ratio
+            lines.append(f"| {label} | {mine} | {fmt.format(theirs[key])} | - |")
             continue
         ratio = ours[key] / theirs[key] if theirs[key] else float("nan")
         lines.append(f"| {label} | {mine} | {fmt.format(theirs[key])} | {ratio:.2f}x |")
@@ -274,7 +347,30 @@ def main() -> None:
     parser.add_argument("--eval-limit", type=int, default=0, help="eval pairs (0 = all)")
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=5e-5)
+    sys.path.insert(0, str(REPO))
+    from trainer.reward.config import RewardConfig  # torch-free: the product's default recipe
+
+    default = RewardConfig()
+    parser.add_argument("--lr", type=float, default=default.learning_rate)
+    parser.add_argument("--epochs", type=int, default=default.epochs, help="both sides")
+    parser.add_argument(
+        "--reward-heads", type=int, default=default.reward_heads, help="ours: ensemble heads"
+    )
+    parser.add_argument(
+        "--length-head-coef",
+        type=float,
+        default=default.length_head_coef,
+        help="ours: ODIN length head weight (0: none)",
+    )
+    parser.add_argument(
+        "--length-balance",
+        action=argparse.BooleanOptionalAction,
+        default=default.length_balance,
+        help="ours: length-balanced pair weights",
+    )
+    parser.add_argument(
+        "--trl-group-by-length", action="store_true", help="TRL: group_by_length=True"
+    )
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=2, help="torch threads, both sides")
     parser.add_argument("--seed", type=int, default=0)
@@ -313,6 +409,8 @@ def main() -> None:
             else:
                 ours = finish_side("ours", start_side(Path(sys.executable), "ours", args, []), work)
                 theirs = finish_side("trl", start_side(trl_python, "trl", args, trl_args), work)
+        if theirs is not None:
+            theirs.update(breakdown_of_margins(args, theirs.pop("margins")))
         print(table(ours, theirs))
 
 

@@ -85,5 +85,8 @@ async def import_file(
         imported=summary.imported,
         duplicates=summary.duplicates,
         skipped=summary.skipped_total,
-        skipped_lines=[LineMessage(line=p.line, message=p.message) for p in summary.skipped],
+        skipped_lines=[
+            LineMessage(line=p.line, message=p.message, kind=p.kind) for p in summary.skipped
+        ],
+        skipped_kinds=summary.skipped_kinds,
     )

@@ -117,13 +117,17 @@ def run_import(args: argparse.Namespace) -> int:
         except (gzip.BadGzipFile, EOFError) as exc:
             raise CommandError(f"{args.file} is not valid gzip: {exc}") from exc
     for skipped in summary.skipped:
-        print(f"{args.file}:{skipped.line}: skipped: {skipped.message}", file=sys.stderr)
+        print(
+            f"{args.file}:{skipped.line}: skipped ({skipped.kind}): {skipped.message}",
+            file=sys.stderr,
+        )
     print(
         json.dumps(
             {
                 "imported": summary.imported,
                 "duplicates": summary.duplicates,
                 "skipped": summary.skipped_total,
+                "skipped_kinds": summary.skipped_kinds,
             }
         )
     )

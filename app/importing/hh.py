@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from app.content import ContentError, check_text
-from app.importing.records import LineError, SkipLine
+from app.importing.records import LineError, SkipKind, SkipLine
 
 _MARKER = re.compile(r"\n\n(Human|Assistant):")
 _ROLES = {"Human": "user", "Assistant": "assistant"}
@@ -40,10 +40,28 @@ def split_turns(transcript: str, what: str) -> list[Turn]:
     return turns
 
 
+def _refuse_extension(chosen: list[Turn], rejected: list[Turn], shared: int) -> None:
+    """One transcript holds all of the other: a degenerate record (skipped) when the shorter
+    one ends with an Assistant turn and the longer one only goes on with a Human turn;
+    malformed otherwise."""
+    if len(chosen) == len(rejected):
+        raise SkipLine("chosen and rejected hold the same turns", SkipKind.identical)
+    shorter, longer = (chosen, rejected) if len(chosen) < len(rejected) else (rejected, chosen)
+    if shorter and shorter[-1].role == "assistant" and longer[shared].role == "user":
+        side = "rejected" if longer is rejected else "chosen"
+        added = len(longer) - shared
+        raise SkipLine(
+            f"the {side} transcript is the other plus {added} turn{'s' if added > 1 else ''}"
+            " from a Human turn on; no two responses to compare",
+            SkipKind.extended_transcript,
+        )
+    raise LineError("one transcript is the other with turns added; no final turns to compare")
+
+
 def split_record(chosen: str, rejected: str) -> tuple[list[dict[str, str]], str, str]:
     """(shared prompt as messages, chosen response, rejected response)."""
     if chosen == rejected:
-        raise SkipLine("chosen and rejected are the same transcript")
+        raise SkipLine("chosen and rejected are the same transcript", SkipKind.identical)
     chosen_turns = split_turns(chosen, "chosen")
     rejected_turns = split_turns(rejected, "rejected")
     shared = 0
@@ -52,7 +70,7 @@ def split_record(chosen: str, rejected: str) -> tuple[list[dict[str, str]], str,
             break
         shared += 1
     if shared == len(chosen_turns) or shared == len(rejected_turns):
-        raise LineError("one transcript is the other with turns added; no final turns to compare")
+        _refuse_extension(chosen_turns, rejected_turns, shared)
     first_chosen, first_rejected = chosen_turns[shared], rejected_turns[shared]
     if first_chosen.role != "assistant" or first_rejected.role != "assistant":
         raise LineError(f"the transcripts first differ at turn {shared + 1}, a Human turn")
@@ -67,7 +85,7 @@ def split_record(chosen: str, rejected: str) -> tuple[list[dict[str, str]], str,
     if not chosen_text or not rejected_text:
         # Real HH records end with an empty Assistant turn now and then (8 of 4,154).
         side = "chosen" if not chosen_text else "rejected"
-        raise SkipLine(f"the {side} response is empty")
+        raise SkipLine(f"the {side} response is empty", SkipKind.empty_response)
     try:
         for i, message in enumerate(messages):
             check_text(message["content"], f"turn {i + 1}")

@@ -33,6 +33,7 @@ class ImportSummary:
     # Lines that hold no comparison; the first MAX_REPORTED of them are listed.
     skipped: list[LineProblem] = field(default_factory=list)
     skipped_total: int = 0
+    skipped_kinds: dict[str, int] = field(default_factory=dict)
 
 
 class ImportRejected(Exception):
@@ -90,4 +91,5 @@ def import_preferences(
             )
         raise ImportRejected(problems, outcome.bad)
     summary.skipped, summary.skipped_total = outcome.skipped, outcome.skipped_total
+    summary.skipped_kinds = outcome.skipped_kinds
     return summary

@@ -26,6 +26,8 @@ _POLL_S = 0.1
 class LineProblem:
     line: int
     message: str
+    # A skipped line's SkipKind; None for a bad line.
+    kind: str | None = None
 
 
 @dataclass
@@ -36,6 +38,8 @@ class ReadOutcome:
     bad: int = 0
     skipped: list[LineProblem] = field(default_factory=list)
     skipped_total: int = 0
+    # Skipped lines per SkipKind, all of them (the list above holds the first MAX_REPORTED).
+    skipped_kinds: dict[str, int] = field(default_factory=dict)
 
 
 class _Done:
@@ -122,8 +126,10 @@ class ParsedBatches:
                 continue
             except SkipLine as exc:
                 outcome.skipped_total += 1
+                kinds = outcome.skipped_kinds
+                kinds[exc.kind.value] = kinds.get(exc.kind.value, 0) + 1
                 if len(outcome.skipped) < MAX_REPORTED:
-                    outcome.skipped.append(LineProblem(number, str(exc)))
+                    outcome.skipped.append(LineProblem(number, str(exc), exc.kind.value))
                 continue
             if outcome.bad:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from app.content import messages_hash, pair_hash, text_hash
@@ -12,8 +13,22 @@ class LineError(ValueError):
     """A bad line: the whole import is refused and this message is reported with its number."""
 
 
+class SkipKind(enum.StrEnum):
+    """Why a well-formed line holds no comparison; imports count skipped lines per kind."""
+
+    identical = "identical"  # the two responses (or whole transcripts) are the same
+    empty_response = "empty_response"  # one response is empty (an HH record's last turn)
+    # One HH transcript is the other plus turns after its last Assistant turn (HH-RLHF's
+    # helpful-online has such records): there are no two final responses to compare.
+    extended_transcript = "extended_transcript"
+
+
 class SkipLine(Exception):
     """A well-formed line that holds no comparison (identical responses, an empty HH turn)."""
+
+    def __init__(self, message: str, kind: SkipKind) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +81,7 @@ def flipped(choice: Choice) -> Choice:
 def to_row(line: int, pair: ParsedPair) -> ImportRow:
     """Hashes the pair and fixes its A/B order, the same way on every import of the same pair."""
     if pair.first == pair.second:
-        raise SkipLine("the two responses are identical")
+        raise SkipLine("the two responses are identical", SkipKind.identical)
     prompt_digest = messages_hash(pair.messages)
     first_hash, second_hash = text_hash(pair.first), text_hash(pair.second)
     digest = pair_hash(prompt_digest, first_hash, second_hash)

@@ -8,6 +8,8 @@ from pydantic import BaseModel
 class LineMessage(BaseModel):
     line: int
     message: str
+    # Why a skipped line was skipped (identical, empty_response, extended_transcript).
+    kind: str | None = None
 
 
 class ImportResult(BaseModel):
@@ -18,6 +20,8 @@ class ImportResult(BaseModel):
     # Well-formed lines that hold no comparison (identical responses, an empty HH turn).
     skipped: int = 0
     skipped_lines: list[LineMessage] = []
+    # Skipped lines counted per kind, e.g. {"extended_transcript": 12}.
+    skipped_kinds: dict[str, int] = {}
 
 
 class ImportErrors(BaseModel):

@@ -109,7 +109,10 @@ def import_file(
         imported=summary.imported,
         duplicates=summary.duplicates,
         skipped=summary.skipped_total,
-        skipped_lines=[LineMessage(line=p.line, message=p.message) for p in summary.skipped],
+        skipped_lines=[
+            LineMessage(line=p.line, message=p.message, kind=p.kind) for p in summary.skipped
+        ],
+        skipped_kinds=summary.skipped_kinds,
     )
     return page(200, import_result=result)
 

@@ -57,6 +57,8 @@ def test_hh_files_import_with_their_human_choices(client: TestClient, db: Sessio
     # Four records end with an empty Assistant turn; they are reported, not imported.
     assert (result["imported"], result["duplicates"], result["skipped"]) == (1796, 0, 4)
     assert [s["line"] for s in result["skipped_lines"]] == [87, 517, 926, 1104]
+    assert result["skipped_kinds"] == {"empty_response": 4}
+    assert {s["kind"] for s in result["skipped_lines"]} == {"empty_response"}
     _, _, comparisons, labels = counts(db, project)
     assert comparisons == labels == 1796
     sources = set(db.scalars(select(Label.source).distinct()))

@@ -41,8 +41,13 @@ def test_import_then_export(
     path = SHARED_DATA / HH_FILES[0]
     assert main(["import", "hh", str(path), "--format", "hh"]) == 0
     out, err = capsys.readouterr()
-    assert orjson.loads(out.splitlines()[-1]) == {"imported": 1796, "duplicates": 0, "skipped": 4}
-    assert f"{path}:87: skipped: the chosen response is empty" in err
+    assert orjson.loads(out.splitlines()[-1]) == {
+        "imported": 1796,
+        "duplicates": 0,
+        "skipped": 4,
+        "skipped_kinds": {"empty_response": 4},
+    }
+    assert f"{path}:87: skipped (empty_response): the chosen response is empty" in err
 
     target = tmp_path / "trl.parquet"
     assert main(["export", "1", "--schema", "trl", "--format", "parquet", "-o", str(target)]) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.importing.hh import split_record, split_turns
-from app.importing.records import LineError, SkipLine
+from app.importing.records import LineError, SkipKind, SkipLine
 
 
 def test_shared_turns_become_the_prompt_and_last_turns_the_responses() -> None:
@@ -36,6 +36,23 @@ def test_an_empty_final_turn_is_skipped_not_refused() -> None:
     prompt = "\n\nHuman: list of profane words"
     with pytest.raises(SkipLine, match="chosen response is empty"):
         split_record(prompt + "\n\nAssistant: ", prompt + "\n\nAssistant: Ok")
+
+
+@pytest.mark.parametrize("chosen_is_longer", [False, True])
+def test_a_transcript_that_is_the_other_plus_a_human_turn_is_skipped(
+    chosen_is_longer: bool,
+) -> None:
+    # Shaped like HH-RLHF helpful-online records: no two final responses to compare.
+    short = "\n\nHuman: Can you help?\n\nAssistant: Sure, what with?"
+    long = short + "\n\nHuman: Never mind."
+    chosen, rejected = (long, short) if chosen_is_longer else (short, long)
+    with pytest.raises(SkipLine, match="plus 1 turn from a Human turn on") as caught:
+        split_record(chosen, rejected)
+    assert caught.value.kind == SkipKind.extended_transcript
+    longer_still = long + "\n\nAssistant: Ok.\n\nHuman: Bye"
+    with pytest.raises(SkipLine, match="plus 3 turns") as caught:
+        split_record(short, longer_still)
+    assert caught.value.kind == SkipKind.extended_transcript
 
 
 def test_identical_transcripts_are_skipped() -> None:

@@ -178,3 +178,30 @@ def test_a_bad_line_after_written_batches_writes_nothing(db: Session) -> None:
     assert counts(db, project) == (0, 0, 0, 0)
     # The connection is still usable for the next import.
     assert run(db, project, [pair(0)]).imported == 1
+
+
+def test_hh_records_extended_by_a_human_turn_are_skipped_and_the_rest_imported(
+    db: Session,
+) -> None:
+    # HH-RLHF helpful-online has records whose one transcript is the other plus a Human turn.
+    project = make_project(db)
+    good = [
+        {"chosen": f"\n\nHuman: q{i}\n\nAssistant: yes {i}",
+         "rejected": f"\n\nHuman: q{i}\n\nAssistant: no {i}"}
+        for i in range(7)
+    ]  # fmt: skip
+    history = "\n\nHuman: Any tips?\n\nAssistant: Drink water."
+    records: list[object] = list(good)
+    records.insert(2, {"chosen": history, "rejected": history + "\n\nHuman: ok"})
+    records.insert(6, {"chosen": history + "\n\nHuman: more?", "rejected": history})
+    records.append({"chosen": history, "rejected": history})
+    summary = import_preferences(db, project.id, body(records), ImportFormat.hh, batch_rows=3)
+    assert (summary.imported, summary.duplicates) == (7, 0)
+    assert summary.skipped_total == 3
+    assert summary.skipped_kinds == {"extended_transcript": 2, "identical": 1}
+    assert [(p.line, p.kind) for p in summary.skipped] == [
+        (3, "extended_transcript"),
+        (7, "extended_transcript"),
+        (10, "identical"),
+    ]
+    assert counts(db, project) == (7, 14, 7, 7)

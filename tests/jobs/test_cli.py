@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -147,8 +148,21 @@ def test_reward_eval_scores_a_labelled_file(
     result = json.loads(out)
     # The tie and the unlabelled pair are left out.
     assert result["n"] == 2 and 0.0 <= result["accuracy"] <= 1.0
+    assert 0.0 <= result["ece"] <= 1.0
+    assert {"length_rule_accuracy", "accuracy_shorter_chosen", "margin_length_corr"} <= set(result)
+    # Chosen "hello" is shorter than "go away"; chosen "good day" is longer than "yo".
+    assert result["n_shorter_chosen"] == 1 and result["length_rule_accuracy"] == 0.5
     code, out, _ = run(f"reward-{tiny_reward_base.name}", str(pairs))
     assert code == 0 and json.loads(out) == result
+    more = _write(
+        tmp_path / "more.jsonl",
+        [{"prompt": "q", "response_a": "long answer", "response_b": "ok", "label": "better"}],
+    )
+    code, out, err = run(str(version_id), str(pairs), str(more))
+    assert code == 0, err
+    both = json.loads(out)
+    assert (both["n"], both["n_pairs.jsonl"], both["n_more.jsonl"]) == (3, 2, 1)
+    assert both["length_rule_accuracy_more.jsonl"] == 0.0 and both["n_shorter_chosen"] == 2
 
 
 def test_reward_eval_counts_equal_scores_as_wrong(
@@ -178,7 +192,36 @@ def test_reward_eval_counts_equal_scores_as_wrong(
     )
     code, out, err = run(str(version_id), str(pairs))
     assert code == 0, err
-    assert json.loads(out) == {"accuracy": 0.0, "n": 3}
+    result = json.loads(out)
+    assert (result["accuracy"], result["n"], result["skipped"]) == (0.0, 3, {})
+    # Every pair is a confident-looking 0.5 that is always wrong: ECE is |0.5 - 0|.
+    assert result["ece"] == 0.5
+
+
+def test_reward_eval_leaves_out_degenerate_hh_records_and_says_how_many(
+    eval_cli: tuple[Engine, Callable[..., tuple[int, str, str]]],
+    tiny_reward_base: Path,
+    tmp_path: Path,
+) -> None:
+    engine, run = eval_cli
+    version_id = _reward_version(engine, tiny_reward_base)
+    history = "\n\nHuman: how do I bake bread?\n\nAssistant: With flour."
+    rows = [
+        {"chosen": f"\n\nHuman: q{i}\n\nAssistant: yes {i}",
+         "rejected": f"\n\nHuman: q{i}\n\nAssistant: no {i}"}
+        for i in range(3)
+    ]  # fmt: skip
+    # helpful-online shape: one transcript is the other plus a trailing Human turn.
+    rows.insert(1, {"chosen": history, "rejected": history + "\n\nHuman: thanks!"})
+    rows.append({"chosen": history + "\n\nHuman: and rye?", "rejected": history})
+    hh = tmp_path / "online.jsonl.gz"
+    with gzip.open(hh, "wt") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, err = run(str(version_id), str(hh))
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["n"] == 3 and result["skipped"] == {"extended_transcript": 2}
+    assert "left out 2 records (2 extended transcript)" in err
 
 
 def test_reward_eval_explains_bad_input(
@@ -221,7 +264,7 @@ def test_preference_files_in_every_import_format(tmp_path: Path) -> None:
             },
         ],
     )
-    (example,) = read_preference_file(hh)
+    (example,) = read_preference_file(hh).examples
     assert example.prompt == [{"role": "user", "content": "hi"}]
     chosen = example.response_b if example.choice == "better" else example.response_a
     assert chosen == "hello there"
@@ -236,7 +279,7 @@ def test_preference_files_in_every_import_format(tmp_path: Path) -> None:
             {"prompt": "plain", "chosen": "yes", "rejected": "no"},
         ],
     )
-    examples = read_preference_file(trl)
+    examples = read_preference_file(trl).examples
     assert [(e.response_a, e.response_b, e.choice) for e in examples] == [
         ("bye", "hello", "better"),
         ("no", "yes", "better"),

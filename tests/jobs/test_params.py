@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import fields
 from typing import Any
 
@@ -13,7 +15,7 @@ from app.schemas.jobs import GenerateParams, IterateParams, PPOParams, RewardPar
 from trainer.dpo.config import DPOConfig
 from trainer.generation import GenerationConfig
 from trainer.ppo.config import PPOConfig
-from trainer.reward.train import RewardConfig
+from trainer.reward.config import RewardConfig
 
 
 @pytest.mark.parametrize(
@@ -32,6 +34,26 @@ def test_params_name_every_config_field_with_the_same_default(
     mapped = params.config_fields()  # type: ignore[attr-defined]
     assert set(mapped) == {f.name for f in fields(config)}
     assert config(**mapped) == config()
+
+
+def test_reward_params_describe_each_field_as_the_config_does() -> None:
+    described = RewardParams.model_fields
+    for field in fields(RewardConfig):
+        assert field.metadata.get("help"), f"{field.name} has no help text"
+        assert described[field.name].description == field.metadata["help"], field.name
+        assert described[field.name].default == field.default, field.name
+
+
+def test_reward_config_is_torch_free_and_still_importable_from_train() -> None:
+    # A fresh interpreter: torch may already be loaded in this one by other tests.
+    code = (
+        "import sys, trainer.reward.config; "
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    from trainer.reward import train
+
+    assert train.RewardConfig is RewardConfig
 
 
 def test_unknown_and_bad_params_are_refused() -> None:

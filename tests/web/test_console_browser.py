@@ -203,7 +203,7 @@ def test_trainer_starts_and_cancels_a_job_from_typed_fields(
     assert page.get_by_label("Epochs", exact=True).count() == 0
     page.get_by_label("Kind").select_option("reward")
     epochs = page.get_by_role("spinbutton", name="Epochs", exact=True)
-    assert epochs.input_value() == "1"
+    assert epochs.input_value() == "2"
     epochs.fill("3")
     page.get_by_role("button", name="Start job").click()
     page.wait_for_url(re.compile(r"/jobs/\d+$"))

@@ -309,3 +309,25 @@ def test_models_page_lists_versions_under_their_parents(client: TestClient, db: 
     html = client.get(f"/models?project={project.id}").text
     assert html.index(f'id="version-{base.id}"') < html.index(f'id="version-{child.id}"')
     assert f'<a href="#version-{base.id}">#{base.id}</a>' in html and "0.5123" in html
+
+
+def test_browser_import_skips_degenerate_hh_records_and_names_them(
+    client: TestClient, db: Session
+) -> None:
+    _, token = _admin(client, db)
+    project = make_project(db)
+    db.commit()
+    history = "\n\nHuman: hi\n\nAssistant: hello"
+    records = [
+        {"chosen": history, "rejected": "\n\nHuman: hi\n\nAssistant: go away"},
+        {"chosen": history, "rejected": history + "\n\nHuman: thanks"},
+    ]
+    done = client.post(
+        f"/projects/{project.id}/import",
+        data={"csrf_token": token, "format": "hh"},
+        files={"file": ("online.jsonl", "\n".join(json.dumps(r) for r in records).encode())},
+    )
+    assert done.status_code == 200 and "Imported 1" in done.text
+    assert "1 skipped (1 extended transcript)" in done.text
+    assert "Line 2 (extended transcript):" in done.text
+    assert _count(db, project.id) == 1

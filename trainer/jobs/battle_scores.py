@@ -24,13 +24,12 @@ def scores_with_uncertainty(
     prompts: Sequence[list[dict[str, str]]],
     responses: Sequence[str],
 ) -> list[tuple[float, float | None]]:
-    """(score, uncertainty) per response; the uncertainty is None for a reward model that
-    gives none. The one place that knows how a scorer reports its uncertainty."""
-    with_uncertainty = getattr(scorer, "score_with_uncertainty", None)
-    if callable(with_uncertainty):
-        scores, spreads = with_uncertainty(prompts, responses)
-        return [(float(s), float(u)) for s, u in zip(scores, spreads, strict=True)]
-    return [(float(s), None) for s in scorer.score(prompts, responses).tolist()]
+    """(score, uncertainty) per response; the uncertainty (an ensemble's spread) is None for
+    a reward model with a single head."""
+    scores, spreads = scorer.score_with_uncertainty(prompts, responses)
+    if spreads is None:
+        return [(s, None) for s in scores.tolist()]
+    return list(zip(scores.tolist(), spreads.tolist(), strict=True))
 
 
 def score_battles(run: JobRun, reward: ResolvedVersion) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from trainer.reward.data import PreferenceExample, orient
+from trainer.reward.debias import bootstrap_weights, length_balance_weights
 from trainer.reward.text import EncodedPair, PairEncoder, render_conversation
 
 
@@ -22,6 +23,9 @@ class EncodedPairs:
     second: list[EncodedPair]
     target: torch.Tensor  # (N,) 1.0 or 0.5
     margin: torch.Tensor  # (N,) 0.0 where none
+    first_chars: torch.Tensor  # (N,) characters of each response: what length debiasing sees
+    second_chars: torch.Tensor  # (N,)
+    weight: torch.Tensor  # (N, K) per pair and reward head: length balance x bootstrap counts
 
     def __len__(self) -> int:
         return len(self.first)
@@ -39,15 +43,35 @@ class EncodedPairs:
 
 
 def encode_examples(
-    encoder: PairEncoder, examples: Sequence[PreferenceExample], use_margin: bool
+    encoder: PairEncoder,
+    examples: Sequence[PreferenceExample],
+    use_margin: bool,
+    heads: int = 1,
+    length_balance: bool = False,
+    seed: int = 0,
 ) -> EncodedPairs:
+    """Tokenized pairs; with ``heads`` > 1 each head gets its own bootstrap weights, and
+    ``length_balance`` weights pairs so chosen-longer and chosen-shorter ones count equally."""
     pairs = [orient(e, use_margin) for e in examples]
     prompts = [render_conversation(e.prompt) for e in examples]
+    first_chars = [len(p.first) for p in pairs]
+    second_chars = [len(p.second) for p in pairs]
+    weight = bootstrap_weights(len(pairs), heads, seed)  # (N, K)
+    if length_balance:
+        # Ties have no preferred side, so they take no part in the balance.
+        longer = [
+            None if p.target != 1.0 or a == b else a > b
+            for p, a, b in zip(pairs, first_chars, second_chars, strict=True)
+        ]
+        weight = weight * length_balance_weights(longer)[:, None]
     return EncodedPairs(
         first=encoder.encode(prompts, [p.first for p in pairs]),
         second=encoder.encode(prompts, [p.second for p in pairs]),
         target=torch.tensor([p.target for p in pairs], dtype=torch.float32),
         margin=torch.tensor([p.margin for p in pairs], dtype=torch.float32),
+        first_chars=torch.tensor(first_chars, dtype=torch.float32),
+        second_chars=torch.tensor(second_chars, dtype=torch.float32),
+        weight=weight,
     )
 
 

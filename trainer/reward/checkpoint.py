@@ -9,16 +9,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from accelerate import Accelerator
 from torch.optim.lr_scheduler import LRScheduler
 
+from trainer.reward.config import RewardConfig
 from trainer.reward.data import PreferenceExample
-
-if TYPE_CHECKING:
-    from trainer.reward.train import RewardConfig
 
 log = logging.getLogger(__name__)
 

@@ -44,6 +44,24 @@ def orient(example: PreferenceExample, use_margin: bool = True) -> OrientedPair:
     return OrientedPair(example.response_a, example.response_b, 0.5, 0.0)
 
 
+_SWAPPED = {"better": "worse", "worse": "better", "same": "same"}
+
+
+def randomise_sides(
+    examples: Sequence[PreferenceExample], seed: int, group_offset: int = 0
+) -> list[PreferenceExample]:
+    """A and B exchanged in a seeded half of the examples (files of human choices name the
+    chosen side first), groups shifted by ``group_offset`` to keep two files' groups apart."""
+    rng = random.Random(seed)
+    out = []
+    for e in examples:
+        a, b, choice = e.response_a, e.response_b, e.choice
+        if rng.random() < 0.5:
+            a, b, choice = b, a, _SWAPPED[choice]
+        out.append(PreferenceExample(e.prompt, a, b, choice, e.margin, e.group + group_offset))
+    return out
+
+
 def split_by_group(
     examples: Sequence[PreferenceExample], val_fraction: float, seed: int
 ) -> tuple[list[PreferenceExample], list[PreferenceExample]]:

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,37 +29,17 @@ from trainer.reward.batches import (
     shard,
 )
 from trainer.reward.checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
+from trainer.reward.config import RewardConfig
 from trainer.reward.data import PreferenceExample, split_by_group
+from trainer.reward.debias import length_decorrelation_loss
 from trainer.reward.loss import centering_penalty, preference_loss, preference_metrics
-from trainer.reward.model import disable_dropout, load_reward_model
+from trainer.reward.model import HeadLayout, disable_dropout, load_reward_model
 from trainer.reward.text import PairEncoder
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RewardConfig:
-    epochs: int = 1  # passes over the training pairs
-    learning_rate: float = 2e-5  # peak AdamW learning rate, reached after warm-up
-    batch_size: int = 16  # pairs per optimizer step, summed over processes and accumulation
-    grad_accumulation: int = 1  # micro-batches per process per step: less memory, same maths
-    max_tokens_per_forward: int = 4096  # cap on padded tokens per side of a micro-batch; 0 = none
-    warmup_ratio: float = (
-        0.1  # share of all steps spent ramping the LR up from 0; then linear decay
-    )
-    weight_decay: float = 0.0  # AdamW decay on matrices (never on biases and norms)
-    max_grad_norm: float = 1.0  # gradient clipping; 0 turns it off
-    max_length: int = 512  # tokens per (prompt, response) pair; the prompt loses its start first
-    val_fraction: float = 0.1  # share of comparisons (groups) held out for evaluation
-    seed: int = 0  # split, batch order and head initialisation
-    center_rewards_coef: float = 0.0  # weight of mean((r1 + r2)^2), TRL's reward centring; 0 = off
-    use_margin: bool = True  # subtract an example's margin (label strength) from its score gap
-    eval_each_epoch: bool = True  # evaluate and report after every epoch, not only at the end
-    eval_batch_size: int = 32  # pairs per evaluation forward pass (per process)
-    disable_dropout: bool = True  # dropout only adds noise to a difference of two scores
-    length_group_size: int = 50  # batches per length-sorted mega-batch; 1 = plain shuffling
-    checkpoint_every: int = 200  # optimizer steps between checkpoints (also saved each epoch)
-    log_every: int = 10  # optimizer steps between progress reports
+# Re-exported: launch entry points and older callers import the config from here.
+__all__ = ["RewardConfig", "train_reward_model"]
 
 
 def train_reward_model(
@@ -76,12 +55,15 @@ def train_reward_model(
     train, val = split_by_group(examples, config.val_fraction, config.seed)
     if not train:
         raise ValueError("no training examples")
-    model, tokenizer = load_reward_model(base_model)
+    wanted = HeadLayout(config.reward_heads, length_head=config.length_head_coef > 0)
+    model, tokenizer, layout = load_reward_model(base_model, wanted)
     if config.disable_dropout:
         disable_dropout(model)
     limit = getattr(model.config, "max_position_embeddings", None)
     encoder = PairEncoder(tokenizer, min(config.max_length, limit or config.max_length))
-    train_pairs = encode_examples(encoder, train, config.use_margin)
+    train_pairs = encode_examples(
+        encoder, train, config.use_margin, layout.reward_heads, config.length_balance, config.seed
+    )
     val_pairs = encode_examples(encoder, val, config.use_margin)
 
     steps_per_epoch = math.ceil(len(train_pairs) / config.batch_size)
@@ -119,6 +101,7 @@ def train_reward_model(
                 lengths,
                 batch,
                 config,
+                layout,
             )
             step += 1
             if accelerator.is_main_process and (
@@ -133,16 +116,21 @@ def train_reward_model(
         if epoch < config.epochs - 1:
             save_checkpoint(*checkpoint, step, config, fingerprint)
             if config.eval_each_epoch:
-                metrics = evaluate(model, accelerator, encoder, val_pairs, config.eval_batch_size)
+                metrics = evaluate(
+                    model, accelerator, encoder, val_pairs, config.eval_batch_size, layout
+                )
                 if accelerator.is_main_process:
                     ctx.report(step, step / total_steps, {**metrics, "epoch": float(epoch)})
 
-    metrics = evaluate(model, accelerator, encoder, val_pairs, config.eval_batch_size)
+    metrics = evaluate(model, accelerator, encoder, val_pairs, config.eval_batch_size, layout)
     metrics.update(n_train=float(len(train_pairs)), n_val=float(len(val_pairs)))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
-        accelerator.unwrap_model(model).save_pretrained(output_dir)
+        net = accelerator.unwrap_model(model)
+        offsets = head_offsets(net, encoder, train_pairs, layout, accelerator.device)
+        HeadLayout(layout.reward_heads, layout.length_head, offsets).save_into(net.config)
+        net.save_pretrained(output_dir)
         tokenizer.save_pretrained(output_dir)
         ctx.report(step, 1.0, {**metrics, "epoch": float(config.epochs - 1)})
     accelerator.wait_for_everyone()
@@ -168,18 +156,86 @@ def stop_requested(ctx: JobContext, accelerator: Accelerator) -> bool:
     return bool(flag.item() > 0)
 
 
-def pair_scores(
+def pair_heads(
     model: torch.nn.Module,
     encoder: PairEncoder,
     pairs: EncodedPairs,
     idx: Sequence[int],
     device: torch.device,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scores of both sides of pairs ``idx`` from ONE forward pass: ((B,), (B,))."""
+    layout: HeadLayout,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Both sides of pairs ``idx`` from ONE forward pass: reward heads (2B, K), rows 0..B-1
+    the first responses, and the length head (2B,) or None."""
     inputs = {k: v.to(device) for k, v in pairs.model_inputs(encoder, idx).items()}  # (2B, T)
-    rewards = model(**inputs).logits[:, 0].float()  # (2B,)
-    first, second = rewards.split(len(idx))
-    return first, second
+    logits = model(**inputs).logits.float()  # (2B, K + L)
+    return layout.rewards(logits), layout.length(logits)
+
+
+def pair_deltas(
+    model: torch.nn.Module,
+    encoder: PairEncoder,
+    pairs: EncodedPairs,
+    idx: Sequence[int],
+    device: torch.device,
+    layout: HeadLayout,
+) -> torch.Tensor:
+    """(B,) score of the first minus the second response, the ensemble's mean."""
+    rewards, _ = pair_heads(model, encoder, pairs, idx, device, layout)
+    mean = rewards.mean(dim=1)  # (2B,)
+    return mean[: len(idx)] - mean[len(idx) :]
+
+
+def pair_loss(
+    rewards: torch.Tensor,
+    length_head: torch.Tensor | None,
+    pairs: EncodedPairs,
+    idx: Sequence[int],
+    config: RewardConfig,
+) -> torch.Tensor:
+    """(B,) loss per pair: Bradley-Terry on each reward head (plus the length head, ODIN's
+    training-time sum) weighted per head, the centring term, and the pair's share of the
+    batch's length-decorrelation loss."""
+    n = len(idx)
+    device = rewards.device
+    first, second = rewards[:n], rewards[n:]  # (B, K), (B, K)
+    delta = first - second  # (B, K)
+    if length_head is not None:
+        delta = delta + (length_head[:n] - length_head[n:])[:, None]
+    target = pairs.target[idx].to(device)[:, None].expand_as(delta)
+    margin = pairs.margin[idx].to(device)[:, None].expand_as(delta)
+    weight = pairs.weight[idx].to(device)  # (B, K)
+    per_pair = (preference_loss(delta, target, margin) * weight).mean(dim=1)  # (B,)
+    if config.center_rewards_coef:
+        centring = centering_penalty(first, second).mean(dim=1)
+        per_pair = per_pair + config.center_rewards_coef * centring
+    if length_head is not None:
+        chars = torch.cat([pairs.first_chars[idx], pairs.second_chars[idx]]).to(device)
+        debias = length_decorrelation_loss(rewards, length_head, chars)
+        per_pair = per_pair + config.length_head_coef * debias  # spread evenly over the pairs
+    return per_pair
+
+
+@torch.no_grad()
+def head_offsets(
+    net: torch.nn.Module,
+    encoder: PairEncoder,
+    pairs: EncodedPairs,
+    layout: HeadLayout,
+    device: torch.device,
+    sample: int = 128,
+) -> tuple[float, ...]:
+    """Each reward head's mean score on (a sample of) the training responses, subtracted at
+    scoring so an ensemble's spread is disagreement, not the heads' arbitrary levels."""
+    if layout.reward_heads == 1 or not len(pairs):
+        return ()
+    net.eval()
+    idx = list(range(0, len(pairs), max(1, len(pairs) // sample)))[:sample]
+    sums = torch.zeros(layout.reward_heads)
+    for start in range(0, len(idx), 16):
+        rewards, _ = pair_heads(net, encoder, pairs, idx[start : start + 16], device, layout)
+        sums += rewards.sum(dim=0).cpu()
+    net.train()
+    return tuple((sums / (2 * len(idx))).tolist())
 
 
 def train_step(
@@ -192,6 +248,7 @@ def train_step(
     lengths: Sequence[int],
     batch: Sequence[int],
     config: RewardConfig,
+    layout: HeadLayout,
 ) -> float:
     """One optimizer step on a global batch; returns its mean loss over all processes."""
     world = accelerator.num_processes
@@ -205,12 +262,10 @@ def train_step(
     for i, idx in enumerate(parts):
         last = i == len(parts) - 1
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
-            first, second = pair_scores(model, encoder, pairs, idx, accelerator.device)
-            target = pairs.target[idx].to(accelerator.device)
-            margin = pairs.margin[idx].to(accelerator.device)
-            per_pair = preference_loss(first - second, target, margin)  # (B,)
-            if config.center_rewards_coef:
-                per_pair = per_pair + config.center_rewards_coef * centering_penalty(first, second)
+            rewards, length_head = pair_heads(
+                model, encoder, pairs, idx, accelerator.device, layout
+            )
+            per_pair = pair_loss(rewards, length_head, pairs, idx, config)  # (B,)
             # DDP averages over processes; this scaling turns that average into the global mean.
             accelerator.backward(per_pair.sum() * (weight * world / len(batch)))
         loss_sum += per_pair.detach().sum() * weight
@@ -231,6 +286,7 @@ def evaluate(
     encoder: PairEncoder,
     pairs: EncodedPairs,
     batch_size: int,
+    layout: HeadLayout,
 ) -> dict[str, float]:
     """Held-out metrics (see ``preference_metrics``); each process scores a share, then gather."""
     net: PreTrainedModel = accelerator.unwrap_model(model)
@@ -241,8 +297,8 @@ def evaluate(
     scored: list[tuple[int, float]] = []
     for start in range(0, len(mine), batch_size):
         idx = mine[start : start + batch_size]
-        first, second = pair_scores(net, encoder, pairs, idx, accelerator.device)
-        scored.extend(zip(idx, (first - second).tolist(), strict=True))
+        delta = pair_deltas(net, encoder, pairs, idx, accelerator.device, layout)
+        scored.extend(zip(idx, delta.tolist(), strict=True))
     if accelerator.num_processes > 1:
         scored = gather_object(scored)
     net.train()

@@ -64,3 +64,19 @@ def tie_examples(n: int, seed: int = 0) -> list[PreferenceExample]:
         PreferenceExample(e.prompt, e.response_a, e.response_b, "same", group=e.group)
         for e in keyword_examples(n, seed)
     ]
+
+
+def length_confounded_examples(n: int, seed: int = 0) -> list[PreferenceExample]:
+    """``n`` comparisons in which the chosen response is always the longer one (padded by six
+    words) but holds the keyword in only 70 %: length explains every label, the keyword most."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        prompt = [{"role": "user", "content": rng.choice(QUESTIONS)}]
+        keyword_chosen = rng.random() < 0.7
+        chosen = _sentence(rng, keyword_chosen) + " " + " ".join(rng.choices(WORDS, k=6))
+        rejected = _sentence(rng, not keyword_chosen)
+        b_wins = rng.random() < 0.5
+        a, b = (rejected, chosen) if b_wins else (chosen, rejected)
+        out.append(PreferenceExample(prompt, a, b, "better" if b_wins else "worse", group=i))
+    return out

@@ -6,8 +6,13 @@ from pathlib import Path
 import pytest
 
 from trainer.reward.batches import length_grouped_batches, micro_batches, shard
-from trainer.reward.data import PreferenceExample, orient, read_pairs_jsonl, split_by_group
-from trainer.reward.hh import hh_example, parse_transcript
+from trainer.reward.data import (
+    PreferenceExample,
+    orient,
+    randomise_sides,
+    read_pairs_jsonl,
+    split_by_group,
+)
 
 PROMPT = [{"role": "user", "content": "q"}]
 
@@ -49,23 +54,15 @@ def test_read_pairs_jsonl(tmp_path: Path) -> None:
     assert examples[1].margin == 1.0 and examples[0].group != examples[1].group
 
 
-def test_hh_transcript_parsing() -> None:
-    record = {
-        "chosen": "\n\nHuman: Hi?\n\nAssistant: Hello.\n\nHuman: Help me\n\nAssistant: Sure, how?",
-        "rejected": "\n\nHuman: Hi?\n\nAssistant: Hello.\n\nHuman: Help me\n\nAssistant: No.",
-    }
-    assert parse_transcript(record["chosen"])[1] == {"role": "assistant", "content": "Hello."}
-    example = hh_example(record, group=7, b_is_chosen=True)
-    assert example.prompt == [
-        {"role": "user", "content": "Hi?"},
-        {"role": "assistant", "content": "Hello."},
-        {"role": "user", "content": "Help me"},
-    ]
-    assert (example.response_a, example.response_b, example.choice) == (
-        "No.",
-        "Sure, how?",
-        "better",
-    )
+def test_randomise_sides_swaps_a_seeded_half_and_keeps_each_judgement() -> None:
+    examples = [PreferenceExample(PROMPT, f"rejected {i}", f"chosen {i}", "better", group=i)
+                for i in range(200)]  # fmt: skip
+    mixed = randomise_sides(examples, seed=3, group_offset=1000)
+    assert mixed == randomise_sides(examples, seed=3, group_offset=1000)
+    assert 60 < sum(e.choice == "worse" for e in mixed) < 140
+    for before, after in zip(examples, mixed, strict=True):
+        chosen = after.response_b if after.choice == "better" else after.response_a
+        assert chosen == before.response_b and after.group == before.group + 1000
 
 
 def test_length_grouped_batches_cover_everything_and_pad_less() -> None:

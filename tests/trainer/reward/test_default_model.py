@@ -11,7 +11,8 @@ from safetensors.torch import load_file
 
 from trainer.context import NullContext
 from trainer.default_models import DEFAULT_REWARD, reward_base_path
-from trainer.reward.hh import hh_examples, read_hh_records
+from trainer.jobs.preference_files import read_preference_file
+from trainer.reward.data import randomise_sides
 from trainer.reward.train import RewardConfig, train_reward_model
 
 HH_HELPFUL = Path("/work/shared/data/hh-helpful-base-2354.jsonl.gz")
@@ -20,11 +21,11 @@ HH_HELPFUL = Path("/work/shared/data/hh-helpful-base-2354.jsonl.gz")
 @pytest.mark.slow
 @pytest.mark.skipif(not HH_HELPFUL.exists(), reason="shared HH data not present")
 def test_default_model_trains_on_hh_pairs(tmp_path: Path) -> None:
-    examples = hh_examples(read_hh_records(HH_HELPFUL)[:64])
+    examples = randomise_sides(read_preference_file(HH_HELPFUL, "hh").examples[:64], seed=0)
     assert {e.choice for e in examples} == {"better", "worse"}
     base = Path(reward_base_path(DEFAULT_REWARD))
     config = RewardConfig(
-        batch_size=16, learning_rate=5e-5, max_length=64, val_fraction=0.125, log_every=1
+        epochs=1, batch_size=16, learning_rate=5e-5, max_length=64, val_fraction=0.125, log_every=1
     )
     ctx = NullContext(tmp_path / "ckpt")
     metrics = train_reward_model(examples, str(base), config, ctx, tmp_path / "model")
