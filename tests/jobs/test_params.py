@@ -11,7 +11,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from app.schemas.dpo import DPOParams
-from app.schemas.jobs import GenerateParams, IterateParams, PPOParams, RewardParams
+from app.schemas.jobs import GenerateParams, IterateParams, PPOParams
+from app.schemas.reward import RewardParams
 from trainer.dpo.config import DPOConfig
 from trainer.generation import GenerationConfig
 from trainer.ppo.config import PPOConfig

@@ -11,7 +11,7 @@ from app.models import ModelKind
 from app.quality.recompute import recompute
 from app.queries import training_data
 from app.queries.trusted_labels import Aggregation, Trust, left_out
-from app.schemas.jobs import RewardParams
+from app.schemas.reward import RewardParams
 from trainer.default_models import reward_base_path
 from trainer.jobs.spec import JobError, JobRun
 from trainer.reward.data import PreferenceExample
