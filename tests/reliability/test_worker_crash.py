@@ -1,12 +1,14 @@
-"""Workers SIGKILLed in the middle of a PPO job, and a job whose worker keeps dying.
+"""Workers SIGKILLed in the middle of a PPO or DPO job, and a job whose worker keeps dying.
 
 tests/worker/ already kills a worker in the middle of a reward job; this adds the PPO job
-(a tiny random policy against a tiny random reward model) and the job that never survives:
-it must stop after its maximum attempts and say why.
+(a tiny random policy against a tiny random reward model), the DPO job (the tiny policy on
+labelled pairs) and the job that never survives: it must stop after its maximum attempts
+and say why.
 """
 
 from __future__ import annotations
 
+import re
 import signal
 from pathlib import Path
 
@@ -17,9 +19,10 @@ from sqlalchemy import select
 from app.models import ModelVersion
 from app.queries import jobs as job_queries
 from harness.processes import kill_group
-from tests.jobs.seed import project_with_prompts
+from tests.jobs.seed import labelled_project, project_with_prompts
 from tests.jobs.tiny_models import save_tiny_policy, save_tiny_reward_base
 from tests.worker.pool import Workers
+from trainer.dpo.checkpoint import CHECKPOINT_FILE as DPO_CHECKPOINT_FILE
 from trainer.jobs.store import ModelStore
 from trainer.ppo.checkpoint import CHECKPOINT_FILE
 
@@ -34,6 +37,18 @@ PPO = {
     "sample_every": 100,
     "lora_r": 4,
     "lora_alpha": 8,
+}
+
+# Many short steps, so that the kill lands well before the end, with a checkpoint every few.
+DPO = {
+    "epochs": 12,
+    "batch_size": 2,
+    "learning_rate": 5e-3,
+    "lora_r": 4,
+    "lora_alpha": 8,
+    "max_length": 96,
+    "val_fraction": 0.25,
+    "checkpoint_every": 4,
 }
 
 
@@ -147,3 +162,79 @@ def test_a_job_whose_worker_always_dies_stops_after_max_attempts(
     with workers.sessions() as session:
         assert session.scalar(select(ModelVersion).where(ModelVersion.job_id == job_id)) is None
     print(f"\nworker crash: job given up after 2 killed attempts: {job.error!r}")
+
+
+def _enqueue_dpo(workers: Workers, policy_dir: Path) -> tuple[int, int]:
+    """A dpo job from a given starting policy version; returns the job's and the version's ids."""
+    with workers.sessions() as session, session.begin():
+        project = labelled_project(session, comparisons=12, ties=0)
+        start = ModelVersion(
+            project_id=project.id,
+            kind="policy",
+            name="tiny start",
+            base_model="tiny",
+            path=str(policy_dir),
+        )
+        session.add(start)
+        session.flush()
+        job = job_queries.enqueue_job(
+            session,
+            project_id=project.id,
+            kind="dpo",
+            params={**DPO, "policy_version_id": start.id},
+            max_attempts=3,
+        )
+        return job.id, start.id
+
+
+def test_sigkilled_dpo_job_resumes_from_its_checkpoint_on_another_worker(
+    workers: Workers, tiny_models: tuple[Path, Path]
+) -> None:
+    job_id, start_id = _enqueue_dpo(workers, tiny_models[0])
+    store = ModelStore(workers.data_dir / "models")
+    checkpoint = store.checkpoint_dir(job_id) / DPO_CHECKPOINT_FILE
+    first = workers.start("dpo-doomed")
+    workers.wait(
+        "a DPO checkpoint", lambda: checkpoint.exists() and workers.job(job_id).progress >= 0.2
+    )
+    kill_group(first, signal.SIGKILL)
+    saved_step = _checkpoint_step(checkpoint)
+    killed_at = workers.job(job_id)
+    assert killed_at.status == "running" and killed_at.progress < 1.0  # nobody knows yet
+    assert saved_step > 0
+    assert "computing reference log-probs" in workers.log("dpo-doomed")
+
+    heir = workers.start("dpo-heir")
+    lowest = 1.0
+
+    def finished() -> bool:
+        nonlocal lowest
+        job = workers.job(job_id)
+        if job.lease_owner == "dpo-heir" and job.status == "running":
+            lowest = min(lowest, job.progress)
+        return job.status in ("succeeded", "failed")
+
+    workers.wait("the DPO job to finish", finished, 240)
+    heir.send_signal(signal.SIGTERM)
+    assert heir.wait(timeout=60) == 0
+    job = workers.job(job_id)
+    assert job.status == "succeeded", job.error
+    assert job.attempts == 2 and job.progress == 1.0
+
+    log = workers.log("dpo-heir")
+    resumed = re.search(r"resuming DPO at step (\d+) of (\d+)", log)
+    assert resumed is not None, log[-3000:]
+    resumed_step, total_steps = int(resumed.group(1)), int(resumed.group(2))
+    # The heir went on from the checkpoint the dead worker left, with the reference log-probs
+    # saved in it: not recomputed, and no step before the checkpoint reported again.
+    assert resumed_step == saved_step and 0 < saved_step < total_steps
+    assert "computing reference log-probs" not in log
+    assert lowest >= saved_step / total_steps, (lowest, saved_step, total_steps)
+    with workers.sessions() as session:
+        versions = session.scalars(select(ModelVersion).where(ModelVersion.job_id == job_id)).all()
+        assert len(versions) == 1
+        assert versions[0].kind == "policy" and versions[0].parent_id == start_id
+        assert versions[0].metrics["steps"] == total_steps
+    assert store.is_complete(store.final_dir("policy", job_id))
+    assert not list((workers.data_dir / "models" / ".tmp").glob(f"*job-{job_id}-*"))
+    print(f"\nworker crash: DPO job killed after step {saved_step} of {total_steps}, resumed")

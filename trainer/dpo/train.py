@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from trainer.reward.data import PreferenceExample, split_by_group
 from trainer.reward.train import stop_requested
 
 __all__ = ["DPOConfig", "train_dpo"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -150,8 +153,17 @@ def resume_or_start(run: DPORun, fingerprint: str) -> TrainState:
     state = load_checkpoint(
         run.ctx.checkpoint_dir, run.core, run.optimizer, run.scheduler, run.config, fingerprint
     )
+    # Both lines are what an operator (and the crash test) reads to tell a resume from a restart.
     if state is not None:
+        log.info(
+            "resuming DPO at step %d of %d with the checkpoint's reference log-probs",
+            state.step, run.total_steps,
+        )  # fmt: skip
         return state
+    log.info(
+        "computing reference log-probs of %d training and %d held-out pairs",
+        len(run.train), len(run.val),
+    )  # fmt: skip
     args = (run.accelerator, run.config, run.pad_id)
     return TrainState(
         ref_train=reference_logps(run.core, run.train, *args),
