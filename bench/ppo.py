@@ -169,7 +169,8 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
 
     from trainer.context import NullContext
     from trainer.policy import load_policy
-    from trainer.ppo import PPOConfig, train_ppo
+    from trainer.ppo.config import PPOConfig
+    from trainer.ppo.train import train_ppo
     from trainer.reward.scoring import RewardScorer
 
     torch.set_num_threads(args.threads)
