@@ -117,15 +117,15 @@ def run_and_report(
             raise
         ctx.interrupted(str(exc))
         return None
-    report(args, metrics)
-    return metrics
+    return report(args, metrics)
 
 
-def report(args: argparse.Namespace, metrics: dict[str, float]) -> None:
-    """The main process prints the final metrics as JSON and writes them to OUT/metrics.json
-    (every process holds the same after training's gathers)."""
+def report(args: argparse.Namespace, metrics: dict[str, float]) -> dict[str, float]:
+    """The metrics with ``num_processes``; the main process prints them as JSON and writes them
+    to OUT/metrics.json (every process holds the same after training's gathers)."""
     state = PartialState()
+    summary = {**metrics, "num_processes": float(state.num_processes)}
     if state.is_main_process:
-        summary = {**metrics, "num_processes": float(state.num_processes)}
         (args.out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(json.dumps(summary))
+    return summary

@@ -14,12 +14,8 @@ from app.queries.trusted_labels import Aggregation, Trust, left_out
 from app.schemas.jobs import RewardParams
 from trainer.default_models import reward_base_path
 from trainer.jobs.spec import JobError, JobRun
-from trainer.reward.data import PreferenceExample
+from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample
 from trainer.reward.train import RewardConfig, train_reward_model
-
-# Required score gap (in reward units) for a label given with a strength: a "much better"
-# answer should win by more than a "slightly better" one (Llama 2's margin loss).
-MARGIN_BY_STRENGTH = {"slightly": 1 / 3, "much": 1.0}
 
 
 def _examples(rows: list[training_data.PreferenceRow]) -> list[PreferenceExample]:
