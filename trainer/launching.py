@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from accelerate import PartialState
+from accelerate import Accelerator, PartialState
 from transformers import HfArgumentParser
 
 from trainer.context import JobContext, JobInterrupted, NullContext
@@ -100,7 +100,10 @@ def config_flags(config: Any) -> list[str]:
 def run_context(args: argparse.Namespace) -> JobContext:
     checkpoint_dir = args.checkpoint_dir or args.out / "checkpoint"
     if args.handoff is not None:
-        return HandoffContext(args.handoff, checkpoint_dir, PartialState().is_main_process)
+        # An Accelerator, not a bare PartialState, sets up the shared state: it reads the
+        # launch settings (ACCELERATE_USE_CPU among them), and whichever comes first fixes them.
+        main = Accelerator().is_main_process
+        return HandoffContext(args.handoff, checkpoint_dir, main)
     return NullContext(checkpoint_dir)
 
 

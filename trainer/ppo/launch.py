@@ -44,6 +44,12 @@ def read_prompts(path: Path) -> list[list[dict[str, str]]]:
     return prompts
 
 
+def write_prompts(prompts: list[list[dict[str, str]]], path: Path) -> Path:
+    """What ``read_prompts`` reads back (the worker's hand-off to a launched run)."""
+    path.write_bytes(b"".join(orjson.dumps({"prompt": p}) + b"\n" for p in prompts))
+    return path
+
+
 def build_parser() -> ConfigParser[PPOConfig]:
     parser = ConfigParser(PPOConfig, "PPO-tune a policy against a reward model.")
     parser.add_argument("--prompts", type=Path, required=True, help="prompts JSON Lines file")

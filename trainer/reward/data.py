@@ -109,8 +109,9 @@ def read_pairs_jsonl(path: Path) -> Iterator[PreferenceExample]:
                 raise ValueError(f"{path}:{line_no}: {err}") from err
 
 
-def write_pairs_jsonl(examples: Iterable[PreferenceExample], path: Path) -> None:
+def write_pairs_jsonl(examples: Iterable[PreferenceExample], path: Path) -> Path:
     """What ``read_pairs_jsonl`` reads back into the same examples (the worker's hand-off)."""
     with path.open("w", encoding="utf-8") as f:
         for example in examples:
             f.write(json.dumps(asdict(example)) + "\n")
+    return path

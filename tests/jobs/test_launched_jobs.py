@@ -1,0 +1,123 @@
+"""Training jobs through ``accelerate launch`` (``RLHF_WORKER_PROCESSES``,
+``RLHF_ACCELERATE_CONFIG``): the same result as in the worker's process, reports forwarded,
+one version, and a bad Accelerate config refused before any training."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.config import Settings
+from app.models import Job, JobMetric, ModelVersion
+from app.queries import jobs as job_queries
+from app.queries import model_versions as version_queries
+from tests.jobs.conftest import JobDatabase
+from tests.jobs.seed import labelled_project
+from trainer.jobs.store import ModelStore
+from trainer.worker import run_worker
+
+PARAMS = {
+    "epochs": 2,
+    "batch_size": 8,
+    "max_length": 48,
+    "log_every": 1,
+    "val_fraction": 0.25,
+    "learning_rate": 1e-3,
+}
+
+
+def _run_reward(job_db: JobDatabase, settings: Settings, project_id: int, base: Path) -> int:
+    with job_db.session() as session, session.begin():
+        job_id = job_queries.enqueue_job(
+            session,
+            project_id=project_id,
+            kind="reward",
+            params={"base_model": str(base), **PARAMS},
+            max_attempts=1,
+        ).id
+    ran = run_worker(settings, threading.Event(), once=True, worker_id="w", engine=job_db.engine)
+    assert ran == 1
+    return job_id
+
+
+def _settings(job_db: JobDatabase, **update: object) -> Settings:
+    return job_db.settings.model_copy(update=update)
+
+
+def test_two_processes_give_the_one_process_result(
+    job_db: JobDatabase, tiny_reward_base: Path
+) -> None:
+    with job_db.session() as session, session.begin():
+        project_id = labelled_project(session, comparisons=40, ties=4).id
+    one = _run_reward(job_db, job_db.settings, project_id, tiny_reward_base)
+    two = _run_reward(job_db, _settings(job_db, worker_processes=2), project_id, tiny_reward_base)
+
+    with job_db.session() as session:
+        jobs = {n: session.get_one(Job, job_id) for n, job_id in (("one", one), ("two", two))}
+        for job in jobs.values():
+            assert (job.status, job.progress, job.error) == ("succeeded", 1.0, None)
+        m1, m2 = jobs["one"].metrics, jobs["two"].metrics
+        assert (m1["num_processes"], m2["num_processes"]) == (1.0, 2.0)
+        assert m1["n_train"] == m2["n_train"] == 30 and m1["n_val"] == m2["n_val"] == 10
+        for key in ("accuracy", "loss", "margin", "train_loss"):
+            assert m2[key] == pytest.approx(m1[key], rel=1e-3, abs=1e-4), key
+        # The launched run's reports reached the job's history: one per optimiser step (4 a
+        # epoch), plus the evaluations.
+        steps = session.scalars(select(JobMetric.step).where(JobMetric.job_id == two)).all()
+        assert sorted(set(steps)) == list(range(1, 9))
+        # One version, with the job's metrics; the checkpoint and hand-off files are gone.
+        versions = session.scalars(select(ModelVersion).where(ModelVersion.job_id == two)).all()
+        assert len(versions) == 1 and versions[0].metrics["num_processes"] == 2.0
+        path = Path(version_queries.resolve_path(job_db.settings.model_dir, versions[0].path))
+        assert (path / "model.safetensors").is_file()
+    store = ModelStore(job_db.settings.model_dir)
+    assert not store.checkpoint_dir(two).exists()
+    assert not list((store.root / ".tmp").glob(f"launch-job-{two}-*"))
+
+
+@pytest.mark.parametrize(
+    ("config_text", "message"),
+    [
+        (None, "does not exist"),
+        ("compute_environment: [LOCAL_MACHINE\n", "does not parse"),
+        ("no_such_setting: 1\n", "does not parse"),
+    ],
+)
+def test_a_bad_accelerate_config_fails_the_job_before_training(
+    job_db: JobDatabase, tiny_reward_base: Path, tmp_path: Path, config_text: str | None,
+    message: str,
+) -> None:  # fmt: skip
+    config = tmp_path / "accelerate.yaml"
+    if config_text is not None:
+        config.write_text(config_text)
+    with job_db.session() as session, session.begin():
+        project_id = labelled_project(session).id
+    started = time.monotonic()
+    job_id = _run_reward(
+        job_db, _settings(job_db, accelerate_config=config), project_id, tiny_reward_base
+    )
+    with job_db.session() as session:
+        job = session.get_one(Job, job_id)
+        assert job.status == "failed" and job.attempts == 1
+        assert job.error is not None and str(config) in job.error and message in job.error
+        trained = session.scalar(select(func.count()).where(JobMetric.job_id == job_id))
+        assert trained == 0 and version_queries.version_for_job(session, job_id) is None
+    assert time.monotonic() - started < 30  # refused, not trained
+
+
+def test_settings_read_the_worker_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RLHF_WORKER_PROCESSES", "4")
+    monkeypatch.setenv("RLHF_ACCELERATE_CONFIG", "/etc/rlhf/accelerate.yaml")
+    settings = Settings()
+    assert settings.worker_processes == 4
+    assert settings.accelerate_config == Path("/etc/rlhf/accelerate.yaml")
+    monkeypatch.setenv("RLHF_ACCELERATE_CONFIG", "")
+    monkeypatch.setenv("RLHF_WORKER_PROCESSES", "0")
+    with pytest.raises(ValueError, match="worker_processes"):
+        Settings()
+    monkeypatch.delenv("RLHF_WORKER_PROCESSES")
+    assert Settings().accelerate_config is None and Settings().worker_processes == 1
