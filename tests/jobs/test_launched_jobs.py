@@ -121,3 +121,62 @@ def test_settings_read_the_worker_variables(monkeypatch: pytest.MonkeyPatch) -> 
         Settings()
     monkeypatch.delenv("RLHF_WORKER_PROCESSES")
     assert Settings().accelerate_config is None and Settings().worker_processes == 1
+
+
+def _start_long_reward(
+    job_db: JobDatabase, base: Path, stop: threading.Event
+) -> tuple[int, threading.Thread]:
+    """A launched two-process reward job far from done, running in a worker thread."""
+    with job_db.session() as session, session.begin():
+        project_id = labelled_project(session, comparisons=16).id
+        job_id = job_queries.enqueue_job(
+            session,
+            project_id=project_id,
+            kind="reward",
+            params={"base_model": str(base), **PARAMS, "epochs": 400, "checkpoint_every": 20},
+            max_attempts=3,
+        ).id
+    settings = _settings(job_db, worker_processes=2)
+    worker = threading.Thread(
+        target=run_worker,
+        args=(settings, stop),
+        kwargs={"once": True, "worker_id": "w", "engine": job_db.engine},
+    )
+    worker.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with job_db.session() as session:
+            if session.get_one(Job, job_id).progress > 0:
+                return job_id, worker
+        time.sleep(0.2)
+    raise AssertionError("the launched job never reported progress")
+
+
+def test_a_launched_job_is_cancelled_between_steps(
+    job_db: JobDatabase, tiny_reward_base: Path
+) -> None:
+    job_id, worker = _start_long_reward(job_db, tiny_reward_base, threading.Event())
+    with job_db.session() as session, session.begin():
+        job_queries.request_cancel(session, session.get_one(Job, job_id))
+    worker.join(timeout=120)
+    assert not worker.is_alive()
+    with job_db.session() as session:
+        job = session.get_one(Job, job_id)
+        assert job.status == "cancelled" and 0 < job.progress < 0.5
+        assert version_queries.version_for_job(session, job_id) is None
+    assert not ModelStore(job_db.settings.model_dir).checkpoint_dir(job_id).exists()
+
+
+def test_a_stopping_worker_hands_a_launched_job_back_with_its_checkpoint(
+    job_db: JobDatabase, tiny_reward_base: Path
+) -> None:
+    stop = threading.Event()
+    job_id, worker = _start_long_reward(job_db, tiny_reward_base, stop)
+    stop.set()  # SIGTERM's effect on the worker
+    worker.join(timeout=120)
+    assert not worker.is_alive()
+    with job_db.session() as session:
+        job = session.get_one(Job, job_id)
+        assert job.status == "queued" and job.lease_owner is None and job.progress > 0
+    checkpoint = ModelStore(job_db.settings.model_dir).checkpoint_dir(job_id)
+    assert checkpoint.is_dir() and any(checkpoint.iterdir())
