@@ -74,5 +74,7 @@ def test_rollout_log_probs_are_the_adapted_policys(tiny_policy: str) -> None:
     torch.testing.assert_close(
         torch.where(batch.mask, logprobs, 0.0), batch.logprobs, rtol=1e-4, atol=1e-4
     )
-    torch.testing.assert_close(torch.where(batch.mask, values, 0.0), batch.values, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        torch.where(batch.mask, values, 0.0), batch.values, rtol=1e-4, atol=1e-4
+    )
     assert not torch.equal(batch.logprobs, batch.ref_logprobs)
