@@ -8,13 +8,17 @@ launch``) only train. They share a directory:
   ``{"interrupted": message}`` once the run saved a checkpoint and stopped early;
 - ``stop``: created by the worker when the job must stop (cancelled, worker stopping, lease
   lost); every process sees it at its next step;
-- ``worker.pid``: the worker's process id; a run whose worker died stops as if asked.
+- ``worker.pid``: the worker's host name and process id; a run on that host whose worker died
+  stops as if asked (processes on other machines cannot see that process, and do not look);
+- ``launch.json``: what the worker launched (entry point and flags), for the workers of the
+  other machines of a multi-machine config (``trainer/jobs/follower.py``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ from typing import Any
 EVENTS = "events.jsonl"
 STOP = "stop"
 WORKER_PID = "worker.pid"
+LAUNCH = "launch.json"
 
 
 def _alive(pid: int) -> bool:
@@ -42,8 +47,12 @@ class HandoffContext:
         self.directory = directory
         self.checkpoint_dir = checkpoint_dir
         self.writes = writes
+        self.worker_pid: int | None = None
         pid_file = directory / WORKER_PID
-        self.worker_pid = int(pid_file.read_text()) if pid_file.is_file() else None
+        if pid_file.is_file():
+            host, _, pid = pid_file.read_text().strip().rpartition(" ")
+            if host == socket.gethostname():
+                self.worker_pid = int(pid)
 
     def _append(self, event: dict[str, Any]) -> None:
         if not self.writes:
@@ -90,4 +99,4 @@ def ask_to_stop(directory: Path) -> None:
 
 
 def write_worker_pid(directory: Path) -> None:
-    (directory / WORKER_PID).write_text(str(os.getpid()))
+    (directory / WORKER_PID).write_text(f"{socket.gethostname()} {os.getpid()}")

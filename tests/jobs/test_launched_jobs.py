@@ -4,6 +4,7 @@ one version, and a bad Accelerate config refused before any training."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -180,3 +181,49 @@ def test_a_stopping_worker_hands_a_launched_job_back_with_its_checkpoint(
         assert job.status == "queued" and job.lease_owner is None and job.progress > 0
     checkpoint = ModelStore(job_db.settings.model_dir).checkpoint_dir(job_id)
     assert checkpoint.is_dir() and any(checkpoint.iterdir())
+
+
+def _machine_config(path: Path, rank: int, port: int) -> Path:
+    path.write_text(
+        "compute_environment: LOCAL_MACHINE\ndistributed_type: MULTI_GPU\nnum_machines: 2\n"
+        f"num_processes: 2\nmachine_rank: {rank}\nmain_process_ip: 127.0.0.1\n"
+        f"main_process_port: {port}\nrdzv_backend: static\nsame_network: true\n"
+        "mixed_precision: 'no'\n"
+    )
+    return path
+
+
+def test_a_job_spans_two_machines_with_a_worker_on_each(
+    job_db: JobDatabase, tiny_reward_base: Path, tmp_path: Path
+) -> None:
+    """Two "machines" on this host, one process each, sharing the database and model store:
+    the rank-0 worker claims and launches, the rank-1 worker joins the launch."""
+    port = _free_port()
+    main = _settings(job_db, accelerate_config=_machine_config(tmp_path / "m0.yaml", 0, port))
+    other = _settings(job_db, accelerate_config=_machine_config(tmp_path / "m1.yaml", 1, port))
+    stop_following = threading.Event()
+    joined: list[int] = []
+    follower = threading.Thread(
+        target=lambda: joined.append(run_worker(other, stop_following, engine=job_db.engine))
+    )
+    follower.start()
+    try:
+        with job_db.session() as session, session.begin():
+            project_id = labelled_project(session, comparisons=40, ties=4).id
+        job_id = _run_reward(job_db, main, project_id, tiny_reward_base)
+    finally:
+        stop_following.set()
+        follower.join(timeout=120)
+    assert joined == [1]  # the follower claimed nothing and joined the one launch
+    with job_db.session() as session:
+        job = session.get_one(Job, job_id)
+        assert (job.status, job.error) == ("succeeded", None)
+        assert job.metrics["num_processes"] == 2.0 and job.metrics["n_train"] == 30
+        assert session.scalar(select(func.count()).where(ModelVersion.job_id == job_id)) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port

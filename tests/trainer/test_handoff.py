@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -41,5 +42,8 @@ def test_runs_stop_when_asked_or_when_their_worker_is_gone(tmp_path: Path) -> No
     orphan.mkdir()
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    (orphan / WORKER_PID).write_text(gone.stdout.strip())
+    (orphan / WORKER_PID).write_text(f"{socket.gethostname()} {gone.stdout.strip()}")
     assert HandoffContext(orphan, orphan / "ck", writes=False).should_stop()
+    # On another machine that process id means nothing: only the stop file counts there.
+    (orphan / WORKER_PID).write_text(f"elsewhere.example {gone.stdout.strip()}")
+    assert not HandoffContext(orphan, orphan / "ck", writes=False).should_stop()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from app.config import Settings
 from trainer.context import JobInterrupted
-from trainer.handoff import EventReader, ask_to_stop, write_worker_pid
+from trainer.handoff import LAUNCH, EventReader, ask_to_stop, write_worker_pid
 from trainer.jobs.context import DatabaseJobContext
 from trainer.jobs.spec import JobError, JobRun
 
@@ -113,12 +113,13 @@ def accelerate_command(launch: Launch, entry: str, flags: list[str]) -> list[str
     return [*command, "-m", entry, *flags]
 
 
-def _launch_env(launch: Launch) -> dict[str, str]:
+def launch_env(launch: Launch) -> dict[str, str]:
     import torch
 
     env = dict(os.environ)
-    if launch.config is None and not torch.cuda.is_available():
-        # No GPU: the processes train on CPU and meet over gloo.
+    if not torch.cuda.is_available():
+        # No GPU: the processes train on CPU and meet over gloo (a config's `use_cpu` alone
+        # does not reach the processes of a multi-process launch).
         env["ACCELERATE_USE_CPU"] = "1"
     return env
 
@@ -135,6 +136,8 @@ def _run_launched(
 ) -> dict[str, float]:
     command = accelerate_command(launch, entry, flags)
     log.info("job %d: %s", ctx.job_id, " ".join(command))
+    # For the workers of the other machines of a multi-machine config (trainer/jobs/follower.py).
+    (handoff / LAUNCH).write_text(json.dumps({"entry": entry, "flags": flags}))
     log_path = handoff / "launch.log"
     with log_path.open("wb") as output:
         # A session of its own: the whole group (launcher and training processes) can be ended.
@@ -142,7 +145,7 @@ def _run_launched(
             command,
             stdout=output,
             stderr=subprocess.STDOUT,
-            env=_launch_env(launch),
+            env=launch_env(launch),
             start_new_session=True,
         )
     try:
