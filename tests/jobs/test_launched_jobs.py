@@ -230,3 +230,40 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def test_iterate_launches_its_reward_and_ppo_steps(
+    job_db: JobDatabase, tiny_reward_base: Path
+) -> None:
+    """PPO through `accelerate launch` too: prompts handed over as a file, its samples and
+    reports forwarded, one adapter version whose parent is the policy it started from."""
+    with job_db.session() as session, session.begin():
+        project_id = labelled_project(session, comparisons=8).id
+        parent_id = job_queries.enqueue_job(
+            session,
+            project_id=project_id,
+            kind="iterate",
+            params={
+                "reward": {"base_model": str(tiny_reward_base), "batch_size": 4, "max_length": 64},
+                "ppo": {
+                    "total_steps": 2, "batch_size": 4, "num_mini_batches": 2, "ppo_epochs": 1,
+                    "response_length": 8, "eval_prompts": 2, "lora_r": 4, "lora_alpha": 8,
+                    "max_prompt_tokens": 64, "sample_every": 1, "kl_budget": None,
+                },
+                "generate": {"max_new_tokens": 8, "batch_size": 4, "max_prompts": 4},
+            },
+            max_attempts=1,
+        ).id  # fmt: skip
+    settings = _settings(job_db, worker_processes=2)
+    run_worker(settings, threading.Event(), once=True, worker_id="w", engine=job_db.engine)
+    with job_db.session() as session:
+        parent = session.get_one(Job, parent_id)
+        assert parent.status == "succeeded", parent.error
+        reward_job, ppo_job, _ = job_queries.child_jobs(session, parent_id)
+        assert reward_job.metrics["num_processes"] == ppo_job.metrics["num_processes"] == 2.0
+        tuned = version_queries.version_for_job(session, ppo_job.id)
+        assert tuned is not None and tuned.parent_id is not None
+        assert tuned.metrics["num_processes"] == 2.0 and tuned.params["kl_budget"] is None
+        rows = session.scalars(select(JobMetric).where(JobMetric.job_id == ppo_job.id)).all()
+        assert {row.step for row in rows} >= {1, 2}
+        assert any("samples" in row.values for row in rows)
