@@ -27,8 +27,7 @@ from trainer.context import NullContext
 from trainer.default_models import DEFAULT_POLICY, ensure_policy
 from trainer.dpo.config import DPOConfig
 from trainer.dpo.train import train_dpo
-from trainer.jobs.reward import MARGIN_BY_STRENGTH
-from trainer.reward.data import PreferenceExample
+from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample
 
 
 @dataclass

@@ -19,11 +19,10 @@ from app.schemas.dpo import DPOParams
 from trainer.dpo.config import DPOConfig
 from trainer.dpo.data import strict_preferences
 from trainer.dpo.train import train_dpo
-from trainer.jobs.reward import MARGIN_BY_STRENGTH
 from trainer.jobs.spec import JobError, JobRun
 from trainer.jobs.versions import policy_version
 from trainer.policy import anchor_adapter_base
-from trainer.reward.data import PreferenceExample
+from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample
 
 NO_PAIRS = (
     "the project has no labelled pairs DPO may learn from (ties, gold pairs, evaluation pairs,"
