@@ -13,7 +13,7 @@ from trainer.launching import config_flags
 from trainer.ppo import launch as ppo_launch
 from trainer.ppo.config import PPOConfig
 from trainer.reward import launch as reward_launch
-from trainer.reward.train import RewardConfig
+from trainer.reward.config import RewardConfig
 
 PPO_REQUIRED = ["--prompts", "p.jsonl", "--policy", "pol", "--reward", "rew", "--out", "o"]
 REWARD_REQUIRED = ["--data", "pairs.jsonl", "--out", "o"]

@@ -17,8 +17,9 @@ from trainer.default_models import reward_base_path
 from trainer.jobs.launcher import train_job
 from trainer.jobs.spec import JobError, JobRun
 from trainer.launching import config_flags
+from trainer.reward.config import RewardConfig
 from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample, write_pairs_jsonl
-from trainer.reward.train import RewardConfig, train_reward_model
+from trainer.reward.train import train_reward_model
 
 
 def _examples(rows: list[training_data.PreferenceRow]) -> list[PreferenceExample]:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from trainer.default_models import DEFAULT_REWARD, reward_base_path
 from trainer.launching import ConfigParser, add_run_flags, run_and_report
+from trainer.reward.config import RewardConfig
 from trainer.reward.data import read_pairs_jsonl
-from trainer.reward.train import RewardConfig, train_reward_model
+from trainer.reward.train import train_reward_model
 
 
 def build_parser() -> ConfigParser[RewardConfig]:

@@ -12,8 +12,9 @@ from safetensors.torch import load_file
 from trainer.context import NullContext
 from trainer.default_models import DEFAULT_REWARD, reward_base_path
 from trainer.jobs.preference_files import read_preference_file
+from trainer.reward.config import RewardConfig
 from trainer.reward.data import randomise_sides
-from trainer.reward.train import RewardConfig, train_reward_model
+from trainer.reward.train import train_reward_model
 
 HH_HELPFUL = Path("/work/shared/data/hh-helpful-base-2354.jsonl.gz")
 

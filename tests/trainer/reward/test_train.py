@@ -10,9 +10,10 @@ from transformers import AutoTokenizer, BertForSequenceClassification
 from tests.trainer.reward.synthetic import keyword_examples, tie_examples
 from trainer.context import JobInterrupted, NullContext
 from trainer.reward.checkpoint import CHECKPOINT_FILE
+from trainer.reward.config import RewardConfig
 from trainer.reward.evaluate import evaluate_preferences
 from trainer.reward.scoring import RewardScorer
-from trainer.reward.train import RewardConfig, train_reward_model
+from trainer.reward.train import train_reward_model
 
 FAST = RewardConfig(
     epochs=3, learning_rate=3e-3, batch_size=16, max_length=64, val_fraction=0.2, log_every=5
