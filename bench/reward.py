@@ -191,8 +191,9 @@ def run_trl(args: argparse.Namespace) -> dict[str, float]:
     config = RewardConfig(
         output_dir=str(Path(args.workdir) / "trl"),
         num_train_epochs=args.epochs,
-        # TRL's fastest setting on this data: batches of similar lengths pad less.
-        group_by_length=args.trl_group_by_length,
+        # TRL's fastest setting on this data: batches of similar lengths pad less
+        # (transformers 5 names it a sampling strategy; 4.x had `group_by_length=True`).
+        train_sampling_strategy="group_by_length" if args.trl_group_by_length else "random",
         per_device_train_batch_size=args.batch_size,
         learning_rate=args.lr,
         warmup_steps=args.warmup_ratio,  # a float below 1 is a share of all steps
