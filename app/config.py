@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     job_lease_s: int = 60
     job_max_attempts: int = 3
     worker_poll_s: float = 1.0
+    # Processes a training job (reward, ppo, dpo) runs in. Above 1 the worker runs it through
+    # `accelerate launch`: one process per GPU, or gloo processes on a CPU-only machine.
+    worker_processes: int = Field(default=1, ge=1)
+    # An Accelerate config file (`accelerate config`: DeepSpeed, FSDP, several machines); when
+    # set, training jobs always go through `accelerate launch --config_file` with it.
+    accelerate_config: Path | None = None
     policy_model: str = "smollm2-135m-instruct"
     reward_model: str = "all-minilm-l6-v2"
     log_level: str = "INFO"
@@ -56,6 +62,11 @@ class Settings(BaseSettings):
         if value and len(value) < 32:
             raise ValueError("RLHF_SECRET_KEY must be at least 32 characters")
         return value
+
+    @field_validator("accelerate_config", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def resolved_database_url(self) -> str:

@@ -132,22 +132,25 @@ def peak_rss_mib() -> float:
 
 
 class GenerateTimer:
-    """Wraps GenerationMixin.generate: seconds spent and tokens generated (up to EOS) per call."""
+    """Wraps GenerationMixin.generate: wall and CPU seconds spent and tokens generated (up to
+    EOS) per call."""
 
     def __init__(self, eos_id: int) -> None:
         from transformers.generation.utils import GenerationMixin
 
         self.eos_id = eos_id
-        self.calls: list[tuple[float, float, int]] = []  # (start, seconds, tokens)
+        # (start, seconds, tokens, CPU seconds of the whole process)
+        self.calls: list[tuple[float, float, int, float]] = []
         original = GenerationMixin.generate
         timer = self
 
         def timed(model: Any, *args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             out = original(model, *args, **kwargs)
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
             seqs = out.sequences if hasattr(out, "sequences") else out
             width = kwargs["input_ids"].shape[1] if "input_ids" in kwargs else args[0].shape[1]
-            timer.calls.append((start, time.perf_counter() - start, timer.count(seqs[:, width:])))
+            timer.calls.append((start, seconds, timer.count(seqs[:, width:]), cpu))
             return out
 
         GenerationMixin.generate = timed  # type: ignore[method-assign]
@@ -169,7 +172,8 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
 
     from trainer.context import NullContext
     from trainer.policy import load_policy
-    from trainer.ppo import PPOConfig, train_ppo
+    from trainer.ppo.config import PPOConfig
+    from trainer.ppo.train import train_ppo
     from trainer.reward.scoring import RewardScorer
 
     torch.set_num_threads(args.threads)
@@ -213,6 +217,7 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
                 "rollout_s": m["time/rollout_s"] + m["time/score_s"],
                 "update_s": m["time/update_s"],
                 "generate_s": gen[1],
+                "generate_cpu_s": gen[3],
                 "tokens": gen[2],
                 "score": m["objective/scores"],
                 "ended": m["response/ended_frac"],
@@ -361,6 +366,7 @@ def run_trl(args: argparse.Namespace) -> dict[str, Any]:
                 "rollout_s": upd - starts[i],
                 "update_s": end - upd,
                 "generate_s": timer.calls[i][1],
+                "generate_cpu_s": timer.calls[i][3],
                 "tokens": timer.calls[i][2],
                 "score": raw_scores[i][0],
                 "ended": raw_scores[i][1],
@@ -389,6 +395,9 @@ def summarise(result: dict[str, Any]) -> dict[str, float]:
         "rollout_s": statistics.mean(s["rollout_s"] for s in warm),
         "update_s": statistics.mean(s["update_s"] for s in warm),
         "tokens_per_s": sum(s["tokens"] for s in warm) / sum(s["generate_s"] for s in warm),
+        "tokens_per_cpu_s": sum(s["tokens"] for s in warm) / sum(s["generate_cpu_s"] for s in warm),
+        # Tokens over the whole rollout phase (sampling, reference pass, values, scoring).
+        "rollout_tokens_per_s": sum(s["tokens"] for s in warm) / sum(s["rollout_s"] for s in warm),
         "peak_rss_mib": result["peak_rss_mib"],
         "score_first": steps[0]["score"],
         "score_last": steps[-1]["score"],
@@ -531,6 +540,8 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
     cols = [
         ("CPU s/step", "cpu_step_s", "{:.2f}"), ("s/step", "step_s", "{:.2f}"), ("rollout s", "rollout_s", "{:.2f}"),
         ("update s", "update_s", "{:.2f}"), ("gen tok/s", "tokens_per_s", "{:.1f}"),
+        ("gen tok/CPUs", "tokens_per_cpu_s", "{:.1f}"),
+        ("roll tok/s", "rollout_tokens_per_s", "{:.1f}"),
         ("peak MiB", "peak_rss_mib", "{:.0f}"), ("score 1st", "score_first", "{:+.3f}"),
         ("score last", "score_last", "{:+.3f}"), ("train gain", "score_gain", "{:+.3f}"),
         ("KL last", "kl_last", "{:.3f}"), ("held old", "held_old", "{:+.3f}"),
@@ -539,10 +550,10 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
         ("new ended", "held_ended", "{:.2f}"), ("new len", "held_length", "{:.1f}"),
     ]  # fmt: skip
     name_w = max(len(n) for n in results) + 2
-    print("".join(["run".ljust(name_w), *(c[0].rjust(11) for c in cols)]))
+    print("".join(["run".ljust(name_w), *(c[0].rjust(13) for c in cols)]))
     for name, r in results.items():
         print(
-            "".join([name.ljust(name_w), *(fmt.format(r[key]).rjust(11) for _, key, fmt in cols)])
+            "".join([name.ljust(name_w), *(fmt.format(r[key]).rjust(13) for _, key, fmt in cols)])
         )
     ours = results.get("ours (LoRA + value head)")
     for name, r in results.items():
@@ -552,7 +563,11 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
             f"ours vs {name}: {r['cpu_step_s'] / ours['cpu_step_s']:.2f}x steps per CPU second, "
             f"{r['step_s'] / ours['step_s']:.2f}x steps/s (wall), "
             f"{ours['peak_rss_mib'] / r['peak_rss_mib']:.2f}x peak memory, "
-            f"{ours['tokens_per_s'] / r['tokens_per_s']:.2f}x generation tokens/s, "
+            f"{ours['tokens_per_s'] / r['tokens_per_s']:.2f}x generation tokens/s "
+            f"({ours['tokens_per_s']:.1f} vs {r['tokens_per_s']:.1f}), "
+            f"{ours['tokens_per_cpu_s'] / r['tokens_per_cpu_s']:.2f}x generation tokens per "
+            f"CPU second ({ours['tokens_per_cpu_s']:.1f} vs {r['tokens_per_cpu_s']:.1f}), "
+            f"{ours['rollout_tokens_per_s'] / r['rollout_tokens_per_s']:.2f}x rollout tokens/s, "
             f"reward gain on held-out prompts {ours['held_gain']:+.3f} vs {r['held_gain']:+.3f} "
             f"(with the missing-EOS penalty {ours['held_objective_gain']:+.3f} vs "
             f"{r['held_objective_gain']:+.3f}; last quarter of training steps against the first "

@@ -29,6 +29,7 @@ from app.quality.recompute import refresh_stale_projects
 from app.queries import jobs as job_queries
 from trainer.context import JobInterrupted
 from trainer.jobs.context import DatabaseJobContext, LeaseKeeper
+from trainer.jobs.follower import follow_launches, machine_rank
 from trainer.jobs.registry import handler_for
 from trainer.jobs.spec import JobError, JobRun, JobSpec
 from trainer.jobs.store import ModelStore
@@ -202,7 +203,11 @@ def run_worker(
     worker_id: str | None = None,
     engine: Engine | None = None,
 ) -> int:
-    """Runs a worker until ``stop_event`` is set; returns the number of jobs it ran."""
+    """Runs a worker until ``stop_event`` is set; returns the number of jobs it ran. On a
+    machine of rank > 0 in a multi-machine Accelerate config, the worker claims nothing and
+    joins the launches of the main machine's worker instead (``trainer/jobs/follower.py``)."""
+    if machine_rank(settings) > 0:
+        return follow_launches(settings, stop_event)
     own_engine = engine is None
     engine = engine or make_engine(settings)
     try:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from app.models import ModelKind, Project
 from app.queries.content import project_prompts
 from app.schemas.jobs import PPOParams
+from trainer.jobs.launcher import train_job
 from trainer.jobs.spec import JobError, JobRun
 from trainer.jobs.versions import policy_version, reward_version
+from trainer.launching import config_flags
 from trainer.policy import anchor_adapter_base
 from trainer.ppo.config import PPOConfig
+from trainer.ppo.launch import write_prompts
 from trainer.ppo.train import train_ppo
 from trainer.reward.scoring import RewardScorer
 
@@ -42,9 +46,22 @@ def run_ppo(run: JobRun) -> None:
                 "reward_version_id": reward.id,
             },
         }
-        scorer = RewardScorer(reward.path)
+
+        def inputs(directory: Path) -> list[str]:
+            prompts_file = write_prompts(prompts, directory / "prompts.jsonl")
+            flags = ["--prompts", str(prompts_file), "--policy", policy.path]
+            return [*flags, "--reward", reward.path, *config_flags(config)]
+
         with run.store.building(final, manifest) as tmp:
-            metrics = train_ppo(prompts, policy.path, scorer.score, config, run.ctx, tmp)
+            metrics = train_job(
+                run,
+                "trainer.ppo.launch",
+                tmp,
+                inputs,
+                here=lambda: train_ppo(
+                    prompts, policy.path, RewardScorer(reward.path).score, config, run.ctx, tmp
+                ),
+            )
             anchor_adapter_base(tmp, final, run.settings.model_dir)
             manifest["metrics"] = metrics
     run.register_result(final, ModelKind.policy)

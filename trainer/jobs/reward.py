@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,13 +14,11 @@ from app.queries import training_data
 from app.queries.trusted_labels import Aggregation, Trust, left_out
 from app.schemas.reward import RewardParams
 from trainer.default_models import reward_base_path
+from trainer.jobs.launcher import train_job
 from trainer.jobs.spec import JobError, JobRun
-from trainer.reward.data import PreferenceExample
+from trainer.launching import config_flags
+from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample, write_pairs_jsonl
 from trainer.reward.train import RewardConfig, train_reward_model
-
-# Required score gap (in reward units) for a label given with a strength: a "much better"
-# answer should win by more than a "slightly better" one (Llama 2's margin loss).
-MARGIN_BY_STRENGTH = {"slightly": 1 / 3, "much": 1.0}
 
 
 def _examples(rows: list[training_data.PreferenceRow]) -> list[PreferenceExample]:
@@ -90,9 +89,19 @@ def run_reward(run: JobRun) -> None:
             "job_id": run.job.id,
             "base_model": base_model,
         }
+        base = reward_base_path(base_model)
+
+        def inputs(directory: Path) -> list[str]:
+            data = write_pairs_jsonl(examples, directory / "pairs.jsonl")
+            return ["--data", str(data), "--base-model", base, *config_flags(config)]
+
         with run.store.building(final, manifest) as tmp:
-            metrics = train_reward_model(
-                examples, reward_base_path(base_model), config, run.ctx, tmp
+            metrics = train_job(
+                run,
+                "trainer.reward.launch",
+                tmp,
+                inputs,
+                here=lambda: train_reward_model(examples, base, config, run.ctx, tmp),
             )
             metrics = {
                 **metrics,

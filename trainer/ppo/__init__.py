@@ -1,7 +1,5 @@
-"""PPO for language policies: rollout, score, advantages and update, run by ``train_ppo``."""
+"""PPO for language policies: rollout, score, advantages and update, run by
+``trainer.ppo.train.train_ppo`` with a ``trainer.ppo.config.PPOConfig``.
 
-from trainer.ppo.config import PPOConfig
-from trainer.ppo.score import ScoreFn
-from trainer.ppo.train import train_ppo
-
-__all__ = ["PPOConfig", "ScoreFn", "train_ppo"]
+Nothing is imported here: the config (and the launch flags built from it) loads without torch.
+"""

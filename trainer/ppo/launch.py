@@ -5,13 +5,12 @@
 
 ``prompts.jsonl`` holds one prompt per line: ``{"prompt": "..."}`` or ``{"prompt": [messages]}``.
 Every ``PPOConfig`` field is a flag (``--total-steps``, ``--batch-size`` (per process),
-``--kl-budget none``, ...). Each process samples its own share of the prompts; the adapter
+``--kl-budget none``, ...; ``--help`` lists them). Each process samples its own share of the prompts; the adapter
 is written once, by the main process, with its final metrics in ``DIR/metrics.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import orjson
 from accelerate import Accelerator
 
 from app.content import ContentError, normalise_messages
-from trainer.launching import add_run_flags, config_from_args, report, run_context
+from trainer.launching import ConfigParser, add_run_flags, run_and_report
 from trainer.ppo.config import PPOConfig
 from trainer.ppo.train import train_ppo
 from trainer.reward.scoring import RewardScorer
@@ -45,29 +44,34 @@ def read_prompts(path: Path) -> list[list[dict[str, str]]]:
     return prompts
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="PPO-tune a policy against a reward model.")
+def write_prompts(prompts: list[list[dict[str, str]]], path: Path) -> Path:
+    """What ``read_prompts`` reads back (the worker's hand-off to a launched run)."""
+    path.write_bytes(b"".join(orjson.dumps({"prompt": p}) + b"\n" for p in prompts))
+    return path
+
+
+def build_parser() -> ConfigParser[PPOConfig]:
+    parser = ConfigParser(PPOConfig, "PPO-tune a policy against a reward model.")
     parser.add_argument("--prompts", type=Path, required=True, help="prompts JSON Lines file")
     parser.add_argument("--policy", required=True, help="policy model or adapter directory")
     parser.add_argument("--reward", required=True, help="reward model directory")
-    add_run_flags(parser, PPOConfig, out_help="where the adapter is saved")
+    add_run_flags(parser, out_help="where the adapter is saved")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+def main(argv: Sequence[str] | None = None) -> dict[str, float] | None:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    config, args = parser.parse(argv)
     try:
-        config: PPOConfig = config_from_args(args, PPOConfig)
         prompts = read_prompts(args.prompts)
-    except ValueError as exc:
+    except PromptFileError as exc:
         parser.error(str(exc))
     # An Accelerator, not a bare PartialState, sets up the shared state: it reads the launch
     # settings (ACCELERATE_USE_CPU among them), and whichever comes first fixes them for all.
     scorer = RewardScorer(args.reward, device=Accelerator().device)
-    metrics = train_ppo(prompts, args.policy, scorer.score, config, run_context(args), args.out)
-    report(args, metrics)
-    return metrics
+    return run_and_report(
+        args, lambda ctx: train_ppo(prompts, args.policy, scorer.score, config, ctx, args.out)
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ loss, weighted by ``vf_coef`` (as in Ziegler et al.'s lm-human-preferences).
 
 Why LoRA: the reference policy is the same network with the adapter switched off
 (``disable_adapter``), so PPO never holds a second full copy of the weights.
+
+Why merge for the rollout: generation runs one token at a time, and an unmerged adapter adds
+two small matmuls (and peft's Python around them) to every adapted linear layer for every
+token. ``merged`` folds the adapter into the weights for the rollout, and puts the original
+weights back for the update, which trains the adapter as before.
 """
 
 from __future__ import annotations
@@ -70,6 +75,35 @@ class PolicyWithValueHead(nn.Module):
             yield self._hidden
         finally:
             self._hidden = []
+
+    @contextmanager
+    def merged(self) -> Iterator[None]:
+        """The policy with its adapter folded into the weights it adapts (W + scale * B A),
+        for sampling. The merged weights are new tensors swapped in, never an in-place sum:
+        the originals come back bit for bit afterwards (an in-place add and subtract would
+        leave rounding noise in the base weights, which are also the reference policy).
+        Costs one extra copy of the adapted weights while it lasts."""
+        from peft.tuners.lora import LoraLayer
+
+        swapped: list[tuple[nn.Parameter, torch.Tensor]] = []
+        try:
+            with torch.no_grad():
+                for module in self.policy.modules():
+                    if not isinstance(module, LoraLayer) or not module.active_adapters:
+                        continue
+                    weight = module.get_base_layer().weight
+                    original = weight.data
+                    merged = original.clone()
+                    for name in module.active_adapters:
+                        merged += module.get_delta_weight(name).to(merged.dtype)
+                    weight.data = merged
+                    swapped.append((weight, original))
+            # The adapter's branch is already in the weights: switch it off.
+            with self.policy.disable_adapter():
+                yield
+        finally:
+            for weight, original in swapped:
+                weight.data = original
 
     @contextmanager
     def reference(self) -> Iterator[None]:

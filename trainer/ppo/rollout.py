@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +43,9 @@ def rollout(
 ) -> Rollout:
     """Samples one response per prompt; ``use_adapter=False`` samples the reference instead.
 
+    The whole batch is sampled together with the KV cache, the adapter merged into the weights
+    (``PolicyWithValueHead.merged``): per token, the adapted layers cost what the base does.
+
     Log-probs and values come from the generation pass itself (its raw logits and the hidden
     states the value head reads), so only the reference needs a second forward pass.
     """
@@ -51,7 +53,7 @@ def rollout(
     input_ids, prompt_mask = encode_prompts(tokenizer, prompts, config.max_prompt_tokens)
     input_ids, prompt_mask = input_ids.to(device), prompt_mask.to(device)  # (B, P)
     model.eval()
-    with model.captured_hidden() as hidden, nullcontext() if use_adapter else model.reference():
+    with model.captured_hidden() as hidden, model.merged() if use_adapter else model.reference():
         out = model.policy.generate(
             input_ids=input_ids,
             attention_mask=prompt_mask,
@@ -62,6 +64,7 @@ def rollout(
             max_new_tokens=config.response_length,
             eos_token_id=stops,
             pad_token_id=tokenizer.pad_token_id,
+            use_cache=True,
             return_dict_in_generate=True,
             output_logits=True,
         )

@@ -6,12 +6,10 @@ token included); everything after it is padding that no statistic or loss may se
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 
-KLEstimator = Literal["k1", "k3"]
+from trainer.ppo.config import KLEstimator
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 CHOICES = ("better", "worse", "same")
+# Required score gap (in reward units) for a label given with a strength: a "much better"
+# answer should win by more than a "slightly better" one (Llama 2's margin loss).
+MARGIN_BY_STRENGTH = {"slightly": 1 / 3, "much": 1.0}
 
 
 @dataclass(frozen=True)
@@ -88,11 +91,20 @@ def _as_messages(prompt: object) -> list[dict[str, str]]:
     raise ValueError("prompt must be a string or a list of {role, content} messages")
 
 
-def read_pairs_jsonl(path: Path) -> Iterator[PreferenceExample]:
-    """Rows ``{"prompt", "response_a", "response_b", "choice" (or "label"), "margin"?, "group"?}``.
+def _margin(row: dict[str, object]) -> float | None:
+    if row.get("margin") is not None:
+        return float(row["margin"])  # type: ignore[arg-type]
+    strength = row.get("strength")
+    return MARGIN_BY_STRENGTH.get(strength) if isinstance(strength, str) else None
 
-    Rows without a choice are unlabelled pairs and are skipped; a row without a group is its
-    own comparison.
+
+def read_pairs_jsonl(path: Path) -> Iterator[PreferenceExample]:
+    """Rows ``{"prompt", "response_a", "response_b", "choice" (or "label"), "margin"?, "group"?}``,
+    or rows of a raw export (``comparison_id``, ``strength``, ...).
+
+    Rows without a choice are unlabelled pairs and are skipped. The group is ``group``, else
+    the raw export's ``comparison_id`` (several labels of one comparison are one group, so
+    the split never puts one comparison on both sides), else the row is its own comparison.
     """
     with path.open(encoding="utf-8") as f:
         for line_no, line in enumerate(f, start=1):
@@ -108,8 +120,16 @@ def read_pairs_jsonl(path: Path) -> Iterator[PreferenceExample]:
                     response_a=str(row["response_a"]),
                     response_b=str(row["response_b"]),
                     choice=str(choice),
-                    margin=None if row.get("margin") is None else float(row["margin"]),
-                    group=int(row.get("group", line_no)),
+                    margin=_margin(row),
+                    group=int(row.get("group", row.get("comparison_id", -line_no))),
                 )
-            except (KeyError, ValueError) as err:
+            except (KeyError, TypeError, ValueError) as err:
                 raise ValueError(f"{path}:{line_no}: {err}") from err
+
+
+def write_pairs_jsonl(examples: Iterable[PreferenceExample], path: Path) -> Path:
+    """What ``read_pairs_jsonl`` reads back into the same examples (the worker's hand-off)."""
+    with path.open("w", encoding="utf-8") as f:
+        for example in examples:
+            f.write(json.dumps(asdict(example)) + "\n")
+    return path

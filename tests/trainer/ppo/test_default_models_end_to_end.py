@@ -12,7 +12,8 @@ from trainer.context import NullContext
 from trainer.default_models import DEFAULT_POLICY, DEFAULT_REWARD, ensure_policy, reward_base_path
 from trainer.generation import GenerationConfig, generate_pairs
 from trainer.policy import is_adapter, load_policy
-from trainer.ppo import PPOConfig, train_ppo
+from trainer.ppo.config import PPOConfig
+from trainer.ppo.train import train_ppo
 from trainer.reward.scoring import RewardScorer
 
 pytestmark = pytest.mark.slow

@@ -54,7 +54,7 @@ def test_two_processes_train_in_step_and_write_one_adapter(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads(done.stdout.strip().splitlines()[-1])
-    assert metrics["processes"] == 2 and metrics["steps"] == 2
+    assert metrics["num_processes"] == 2 and metrics["steps"] == 2
     # Each process sampled its own prompts, so unsynchronised gradients would part them.
     assert metrics["sync/param_spread"] == 0.0
     assert metrics["policy/approxkl_avg"] > 0  # the policy did move
@@ -68,7 +68,7 @@ def test_two_processes_train_in_step_and_write_one_adapter(
     )  # fmt: skip
     assert one.returncode == 0, one.stderr[-3000:]
     single = json.loads(one.stdout.strip().splitlines()[-1])
-    assert single["processes"] == 1 and single["sync/param_spread"] == 0.0
+    assert single["num_processes"] == 1 and single["sync/param_spread"] == 0.0
 
 
 def test_a_bad_prompts_line_is_refused_with_its_number(

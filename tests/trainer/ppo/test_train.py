@@ -23,11 +23,12 @@ from trainer.policy import (
     load_policy_tokenizer,
     stop_token_ids,
 )
-from trainer.ppo import PPOConfig, train_ppo
 from trainer.ppo.checkpoint import CHECKPOINT_FILE
+from trainer.ppo.config import PPOConfig
 from trainer.ppo.policy_value import build_policy_with_value_head, forward_responses
 from trainer.ppo.rollout import rollout
 from trainer.ppo.tensor_ops import logprobs_of
+from trainer.ppo.train import train_ppo
 
 # A high learning rate makes a 2-layer policy move within a handful of steps.
 FAST = PPOConfig(

@@ -52,7 +52,7 @@ def test_two_processes_match_one(
         ),
         CPU_DDP_ENV,
     )
-    assert one["processes"] == 1 and two["processes"] == 2
+    assert one["num_processes"] == 1 and two["num_processes"] == 2
     assert one["n_train"] == two["n_train"] == 89
     assert one["accuracy"] >= 0.9
     for key in ("accuracy", "loss", "margin", "ece"):
