@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.config import Settings
-from app.models import Job, JobMetric, ModelVersion
+from app.models import Comparison, Job, JobMetric, Label, ModelVersion
 from app.queries import jobs as job_queries
 from app.queries import model_versions as version_queries
 from tests.jobs.conftest import JobDatabase
@@ -290,6 +290,15 @@ def test_a_dpo_job_on_two_processes_gives_the_one_process_result(job_db: JobData
     the same global batches, so the same training up to float sums."""
     with job_db.session() as session, session.begin():
         project_id = labelled_project(session, comparisons=24, ties=2).id
+        # Margins that differ by pair: with use_margin they change the loss, so the launched
+        # run sees them only if the pairs file keeps them.
+        ids = select(Comparison.id).where(Comparison.project_id == project_id)
+        for parity, strength in ((0, "slightly"), (1, "much")):
+            session.execute(
+                update(Label)
+                .where(Label.comparison_id.in_(ids), Label.id % 2 == parity)
+                .values(strength=strength)
+            )
     one = _run_dpo(job_db, job_db.settings, project_id)
     with job_db.session() as session:
         first = version_queries.version_for_job(session, one)
