@@ -1,4 +1,5 @@
-"""What the launch entry points (``trainer.reward.launch``, ``trainer.ppo.launch``) share.
+"""What the launch entry points (``trainer.reward.launch``, ``trainer.ppo.launch``,
+``trainer.dpo.launch``) share.
 
 They take the same settings as the job queue's parameters: one flag per field of the config
 dataclass (``--learning-rate`` or ``--learning_rate``), typed by ``transformers``'

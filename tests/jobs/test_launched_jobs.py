@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.config import Settings
-from app.models import Job, JobMetric, ModelVersion
+from app.models import Comparison, Job, JobMetric, Label, ModelVersion
 from app.queries import jobs as job_queries
 from app.queries import model_versions as version_queries
 from tests.jobs.conftest import JobDatabase
@@ -267,3 +267,65 @@ def test_iterate_launches_its_reward_and_ppo_steps(
         rows = session.scalars(select(JobMetric).where(JobMetric.job_id == ppo_job.id)).all()
         assert {row.step for row in rows} >= {1, 2}
         assert any("samples" in row.values for row in rows)
+
+
+DPO = {
+    "epochs": 2, "batch_size": 4, "learning_rate": 5e-3, "lora_r": 4, "lora_alpha": 8,
+    "max_length": 64, "val_fraction": 0.25, "warmup_ratio": 0.0, "use_margin": True,
+}  # fmt: skip
+
+
+def _run_dpo(job_db: JobDatabase, settings: Settings, project_id: int, **params: object) -> int:
+    with job_db.session() as session, session.begin():
+        job_id = job_queries.enqueue_job(
+            session, project_id=project_id, kind="dpo", params={**DPO, **params}, max_attempts=1
+        ).id
+    ran = run_worker(settings, threading.Event(), once=True, worker_id="w", engine=job_db.engine)
+    assert ran == 1
+    return job_id
+
+
+def test_a_dpo_job_on_two_processes_gives_the_one_process_result(job_db: JobDatabase) -> None:
+    """The pairs go over as the trainer's own file (groups and margins kept): the same split,
+    the same global batches, so the same training up to float sums."""
+    with job_db.session() as session, session.begin():
+        project_id = labelled_project(session, comparisons=24, ties=2).id
+        # Margins that differ by pair: with use_margin they change the loss, so the launched
+        # run sees them only if the pairs file keeps them.
+        ids = select(Comparison.id).where(Comparison.project_id == project_id)
+        for parity, strength in ((0, "slightly"), (1, "much")):
+            session.execute(
+                update(Label)
+                .where(Label.comparison_id.in_(ids), Label.id % 2 == parity)
+                .values(strength=strength)
+            )
+    one = _run_dpo(job_db, job_db.settings, project_id)
+    with job_db.session() as session:
+        first = version_queries.version_for_job(session, one)
+        assert first is not None and first.parent_id is not None
+        start_id = first.parent_id
+    # From the same policy: the first job made its result the project's policy.
+    two = _run_dpo(
+        job_db, _settings(job_db, worker_processes=2), project_id, policy_version_id=start_id
+    )
+
+    with job_db.session() as session:
+        jobs = {n: session.get_one(Job, job_id) for n, job_id in (("one", one), ("two", two))}
+        for job in jobs.values():
+            assert (job.status, job.progress, job.error) == ("succeeded", 1.0, None)
+        m1, m2 = jobs["one"].metrics, jobs["two"].metrics
+        assert (m1["num_processes"], m2["num_processes"]) == (1.0, 2.0)
+        assert m2["sync/param_spread"] == 0.0
+        assert m1["n_train"] == m2["n_train"] and m1["n_val"] == m2["n_val"] >= 1
+        assert m1["n_labels"] == m2["n_labels"] and m1["left_out_ties"] == m2["left_out_ties"]
+        for key in ("loss", "rewards/margins", "logps/chosen", "eval/loss", "kl"):
+            assert m2[key] == pytest.approx(m1[key], rel=1e-3, abs=1e-4), key
+        assert m2["accuracy"] == m1["accuracy"]
+        steps = session.scalars(select(JobMetric.step).where(JobMetric.job_id == two)).all()
+        assert max(steps) >= 2  # the launched run's reports reached the job's history
+        second = version_queries.version_for_job(session, two)
+        assert second is not None and second.parent_id == start_id
+        assert second.metrics["num_processes"] == 2.0 and second.params["method"] == "dpo"
+    assert not list(
+        (ModelStore(job_db.settings.model_dir).root / ".tmp").glob(f"launch-job-{two}-*")
+    )

@@ -1,53 +1,35 @@
-"""Command line entry for DPO outside the job queue, on any Accelerate setup.
+"""Command line entry for DPO, on any Accelerate setup; the worker runs it too.
 
     python -m trainer.dpo.launch --data pairs.jsonl --out DIR [--beta 0.1 --loss-type robust ...]
     accelerate launch --num_processes 2 -m trainer.dpo.launch ... (same flags)
 
 ``--data`` holds labelled preferences in one of the import formats (``--format pairs|hh|trl``,
-read by the importer's own parser; unlabelled rows and ties are skipped). Every ``DPOConfig``
-field is a flag (``--batch-size`` is pairs per optimiser step over all processes). The main
-process writes the LoRA adapter to DIR with its metrics in ``DIR/metrics.json``, which
-``rlhf models register PROJECT policy DIR --parent VERSION`` makes a version.
+read by the importer's own parser; unlabelled rows and ties are skipped), or the trainer's own
+pairs file (``--format examples``, ``trainer.reward.data.write_pairs_jsonl``: each row keeps
+its comparison as ``group`` and its margin; what the worker hands a launched job). Every
+``DPOConfig`` field is a flag (``--batch-size`` is pairs per optimiser step over all
+processes). The main process writes the LoRA adapter to DIR with its metrics in
+``DIR/metrics.json``, which ``rlhf models register PROJECT policy DIR --parent VERSION``
+makes a version.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-
-from accelerate import PartialState
-from transformers import HfArgumentParser
 
 from app.config import get_settings
 from app.importing.parsers import ImportFormat, parse_line
 from app.importing.records import LineError, SkipLine
-from trainer.context import NullContext
 from trainer.default_models import DEFAULT_POLICY, ensure_policy
 from trainer.dpo.config import DPOConfig
 from trainer.dpo.train import train_dpo
-from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample
+from trainer.launching import ConfigParser, add_run_flags, run_and_report
+from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample, read_pairs_jsonl
 
-
-@dataclass
-class RunArgs:
-    data: str = field(metadata={"help": "labelled preferences, JSON Lines"})
-    out: str = field(metadata={"help": "where the adapter and metrics.json are written"})
-    format: str = field(
-        default="pairs",
-        metadata={
-            "help": "format of --data, as for `rlhf import`",
-            "choices": ["pairs", "hh", "trl"],
-        },
-    )
-    policy_model: str = field(
-        default=DEFAULT_POLICY,
-        metadata={"help": "policy to tune: a directory, hub id or the default's name"},
-    )
-    checkpoint_dir: str | None = field(
-        default=None, metadata={"help": "resumable state (default OUT/checkpoint)"}
-    )
+# The trainer's own pairs file; the others are `rlhf import` formats.
+EXAMPLES = "examples"
+FORMATS = ("pairs", "hh", "trl", EXAMPLES)
 
 
 class DataFileError(ValueError):
@@ -55,7 +37,13 @@ class DataFileError(ValueError):
 
 
 def read_preferences(path: Path, fmt: str) -> list[PreferenceExample]:
-    """Labelled rows of ``path`` as examples, each its own comparison (group = line number)."""
+    """Labelled rows of ``path`` (``train_dpo`` leaves ties out). In an import format each row is its own
+    comparison (group = line number); ``examples`` rows keep the group they were written with."""
+    if fmt == EXAMPLES:
+        try:
+            return list(read_pairs_jsonl(path))
+        except ValueError as exc:  # read_pairs_jsonl names the line
+            raise DataFileError(str(exc)) from None
     examples = []
     with path.open("rb") as lines:
         for number, line in enumerate(lines, start=1):
@@ -82,26 +70,34 @@ def read_preferences(path: Path, fmt: str) -> list[PreferenceExample]:
     return examples
 
 
-def build_parser() -> HfArgumentParser:
-    return HfArgumentParser((RunArgs, DPOConfig), description="DPO-tune a policy on preferences.")
+def build_parser() -> ConfigParser[DPOConfig]:
+    parser = ConfigParser(DPOConfig, "DPO-tune a policy on preferences.")
+    parser.add_argument("--data", type=Path, required=True, help="labelled preferences, JSON Lines")
+    parser.add_argument(
+        "--format",
+        default="pairs",
+        choices=FORMATS,
+        help="format of --data: as for `rlhf import`, or examples (the trainer's pairs file)",
+    )
+    parser.add_argument(
+        "--policy-model",
+        default=DEFAULT_POLICY,
+        help="policy to tune: a directory, hub id or the default's name",
+    )
+    add_run_flags(parser, out_help="where the adapter and metrics.json are written")
+    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+def main(argv: Sequence[str] | None = None) -> dict[str, float] | None:
     parser = build_parser()
+    # A config that refuses its values (beta <= 0, ...) is a usage error, not a crash.
+    config, args = parser.parse(argv)
     try:
-        # A config that refuses its values (beta <= 0, ...) is a usage error, not a crash.
-        run_args, config = parser.parse_args_into_dataclasses(args=argv)
-        examples = read_preferences(Path(run_args.data), run_args.format)
+        examples = read_preferences(args.data, args.format)
     except (OSError, ValueError) as exc:
         parser.error(str(exc))
-    out = Path(run_args.out)
-    policy = ensure_policy(run_args.policy_model, get_settings().model_dir)
-    ctx = NullContext(Path(run_args.checkpoint_dir or out / "checkpoint"))
-    metrics = train_dpo(examples, policy, config, ctx, out)
-    if PartialState().is_main_process:
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        print(json.dumps(metrics))
-    return metrics
+    policy = ensure_policy(args.policy_model, get_settings().model_dir)
+    return run_and_report(args, lambda ctx: train_dpo(examples, policy, config, ctx, args.out))
 
 
 if __name__ == "__main__":

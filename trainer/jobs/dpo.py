@@ -8,6 +8,7 @@ policies never trains one (app/queries/held_out.py).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from app.models import ModelKind, Project
@@ -19,10 +20,12 @@ from app.schemas.dpo import DPOParams
 from trainer.dpo.config import DPOConfig
 from trainer.dpo.data import strict_preferences
 from trainer.dpo.train import train_dpo
+from trainer.jobs.launcher import train_job
 from trainer.jobs.spec import JobError, JobRun
 from trainer.jobs.versions import policy_version
+from trainer.launching import config_flags
 from trainer.policy import anchor_adapter_base
-from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample
+from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample, write_pairs_jsonl
 
 NO_PAIRS = (
     "the project has no labelled pairs DPO may learn from (ties, gold pairs, evaluation pairs,"
@@ -103,8 +106,22 @@ def run_dpo(run: JobRun) -> None:
                 "aggregation": params.aggregation,
             },
         }
+
+        def inputs(directory: Path) -> list[str]:
+            data = write_pairs_jsonl(examples, directory / "pairs.jsonl")
+            return [
+                "--data", str(data), "--format", "examples", "--policy-model", policy.path,
+                *config_flags(config),
+            ]  # fmt: skip
+
         with run.store.building(final, manifest) as tmp:
-            metrics = train_dpo(examples, policy.path, config, run.ctx, tmp)
+            metrics = train_job(
+                run,
+                "trainer.dpo.launch",
+                tmp,
+                inputs,
+                here=lambda: train_dpo(examples, policy.path, config, run.ctx, tmp),
+            )
             anchor_adapter_base(tmp, final, run.settings.model_dir)
             manifest["metrics"] = {**metrics, **data_metrics}
     run.register_result(final, ModelKind.policy)
