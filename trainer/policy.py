@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -147,3 +148,32 @@ def save_adapter(model: Any, tokenizer: PreTrainedTokenizerBase, base: str, out_
     peft_config.base_model_name_or_path = base
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
+
+
+def lora_policy(path: str, r: int, alpha: int, target_modules: str) -> tuple[Any, Any]:
+    """(the policy on disk under a fresh LoRA adapter, its tokenizer), dropout off: the model
+    PPO and DPO train, whose reference is the same model with the adapter switched off."""
+    from peft import LoraConfig, get_peft_model
+
+    base, tokenizer = load_policy(path)
+    disable_dropout(base)
+    lora = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=0.0,
+        target_modules=target_modules,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(base, lora), tokenizer
+
+
+def disable_dropout(model: nn.Module) -> None:
+    """Dropout would make the log-probs of one policy differ between passes: PPO's rollout and
+    update, DPO's kept reference and its training pass."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    config = getattr(model, "config", None)
+    for name in ("attention_dropout", "hidden_dropout", "dropout", "resid_pdrop", "embd_pdrop"):
+        if config is not None and isinstance(getattr(config, name, None), float):
+            setattr(config, name, 0.0)

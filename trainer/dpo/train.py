@@ -30,8 +30,7 @@ from trainer.dpo.data import EncodedPair, data_fingerprint, encode_pairs, strict
 from trainer.dpo.evaluate import evaluate_pairs
 from trainer.dpo.loss import METRICS, pair_metric_sums
 from trainer.dpo.scoring import pair_terms, reference_logps
-from trainer.policy import load_policy, save_adapter
-from trainer.ppo.policy_value import disable_dropout
+from trainer.policy import lora_policy, save_adapter
 from trainer.reward.batches import length_grouped_batches, micro_batches, shard
 from trainer.reward.data import PreferenceExample, split_by_group
 from trainer.reward.train import stop_requested
@@ -105,22 +104,13 @@ def start_run(
     train: Sequence[PreferenceExample],
     val: Sequence[PreferenceExample],
 ) -> DPORun:
-    from peft import LoraConfig, get_peft_model
 
     accelerator = Accelerator()
     # The adapter's random half must start alike everywhere (DDP also broadcasts it).
     torch.manual_seed(config.seed)
-    base, tokenizer = load_policy(policy_path)
-    # Dropout would make the kept reference log-probs and the training ones disagree.
-    disable_dropout(base)
-    lora = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=0.0,
-        target_modules=config.lora_target_modules,
-        task_type="CAUSAL_LM",
+    model, tokenizer = lora_policy(
+        policy_path, config.lora_r, config.lora_alpha, config.lora_target_modules
     )
-    model = get_peft_model(base, lora)
     model.train()
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     params = [p for p in model.parameters() if p.requires_grad]

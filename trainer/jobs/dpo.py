@@ -21,11 +21,12 @@ from trainer.dpo.config import DPOConfig
 from trainer.dpo.data import strict_preferences
 from trainer.dpo.train import train_dpo
 from trainer.jobs.launcher import train_job
+from trainer.jobs.reward import examples_from_rows
 from trainer.jobs.spec import JobError, JobRun
 from trainer.jobs.versions import policy_version
 from trainer.launching import config_flags
 from trainer.policy import anchor_adapter_base
-from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample, write_pairs_jsonl
+from trainer.reward.data import PreferenceExample, write_pairs_jsonl
 
 NO_PAIRS = (
     "the project has no labelled pairs DPO may learn from (ties, gold pairs, evaluation pairs,"
@@ -54,19 +55,7 @@ def dpo_examples(
         allowed = training_comparison_ids(session, project_id)
         dropped = left_out(session, project_id, trust)
     kept = [row for row in rows if row.comparison_id in allowed]
-    examples = strict_preferences(
-        [
-            PreferenceExample(
-                prompt=row.prompt,
-                response_a=row.response_a,
-                response_b=row.response_b,
-                choice=row.choice,
-                margin=MARGIN_BY_STRENGTH.get(row.strength) if row.strength else None,
-                group=row.comparison_id,
-            )
-            for row in kept
-        ]
-    )
+    examples = strict_preferences(examples_from_rows(kept))
     metrics = {
         "left_out_flagged_labels": float(dropped.flagged_labels),
         "left_out_gold_comparisons": float(dropped.gold_comparisons),

@@ -22,7 +22,9 @@ from trainer.reward.data import MARGIN_BY_STRENGTH, PreferenceExample, write_pai
 from trainer.reward.train import train_reward_model
 
 
-def _examples(rows: list[training_data.PreferenceRow]) -> list[PreferenceExample]:
+def examples_from_rows(rows: list[training_data.PreferenceRow]) -> list[PreferenceExample]:
+    """Training examples of label rows: a strength becomes a margin, the comparison the group
+    (its labels stay on one side of the train/validation split)."""
     return [
         PreferenceExample(
             prompt=row.prompt,
@@ -36,16 +38,16 @@ def _examples(rows: list[training_data.PreferenceRow]) -> list[PreferenceExample
     ]
 
 
-def preference_examples(
+def preferenceexamples_from_rows(
     session: Session, project_id: int, trust: Trust | None = None
 ) -> list[PreferenceExample]:
     """Every trusted label of the project (human and imported) as one example, grouped by
     comparison: no gold pairs, no labels of flagged or suspended annotators unless
     `trust.include_flagged` (app/queries/trusted_labels.py)."""
-    return _examples(training_data.preference_rows(session, project_id, trust=trust))
+    return examples_from_rows(training_data.preference_rows(session, project_id, trust=trust))
 
 
-def training_examples(
+def trainingexamples_from_rows(
     run: JobRun, params: RewardParams
 ) -> tuple[list[PreferenceExample], dict[str, float]]:
     """The examples the job trains on, after bringing the annotators' statuses up to date,
@@ -61,9 +63,11 @@ def training_examples(
         recompute(session, project_id)
     with run.reading() as session:
         if params.aggregation == "labels":
-            examples = preference_examples(session, project_id, trust)
+            examples = preferenceexamples_from_rows(session, project_id, trust)
         else:
-            examples = _examples(training_data.aggregated_rows(session, project_id, trust=trust))
+            examples = examples_from_rows(
+                training_data.aggregated_rows(session, project_id, trust=trust)
+            )
         dropped = left_out(session, project_id, trust)
     metrics = {
         "left_out_flagged_labels": float(dropped.flagged_labels),
@@ -77,7 +81,7 @@ def run_reward(run: JobRun) -> None:
     base_model = params.base_model or run.settings.reward_model
     final = run.store.final_dir("reward", run.job.id)
     if not run.store.is_complete(final):
-        examples, trust_metrics = training_examples(run, params)
+        examples, trust_metrics = trainingexamples_from_rows(run, params)
         comparisons = len({e.group for e in examples})
         if comparisons < params.min_labels:
             raise JobError(

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainer.policy import load_policy
+from trainer.policy import lora_policy
 from trainer.ppo.config import PPOConfig
 
 
@@ -137,29 +137,10 @@ def positions(attention_mask: torch.Tensor) -> torch.Tensor:
 
 def build_policy_with_value_head(policy_path: str, config: PPOConfig) -> tuple[Any, Any]:
     """(PolicyWithValueHead over a fresh LoRA adapter, tokenizer) for a policy on disk."""
-    from peft import LoraConfig, get_peft_model
-
-    base, tokenizer = load_policy(policy_path)
-    disable_dropout(base)
-    lora = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=0.0,
-        target_modules=config.lora_target_modules,
-        task_type="CAUSAL_LM",
+    model, tokenizer = lora_policy(
+        policy_path, config.lora_r, config.lora_alpha, config.lora_target_modules
     )
-    return PolicyWithValueHead(get_peft_model(base, lora)), tokenizer
-
-
-def disable_dropout(model: nn.Module) -> None:
-    """Dropout would make the rollout's log-probs and the update's differ for the same policy."""
-    for module in model.modules():
-        if isinstance(module, nn.Dropout):
-            module.p = 0.0
-    config = getattr(model, "config", None)
-    for name in ("attention_dropout", "hidden_dropout", "dropout", "resid_pdrop", "embd_pdrop"):
-        if config is not None and isinstance(getattr(config, name, None), float):
-            setattr(config, name, 0.0)
+    return PolicyWithValueHead(model), tokenizer
 
 
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
