@@ -213,7 +213,13 @@ def run_trl(args: argparse.Namespace) -> dict[str, float]:
     trainer = RewardTrainer(
         model=model,
         args=config,
-        train_dataset=Dataset.from_list(data["train"]),
+        # transformers 5 groups by a precomputed length column: the longer of the two responses.
+        train_dataset=Dataset.from_list(
+            [
+                {**p, "length": max(len(p["chosen_ids"]), len(p["rejected_ids"]))}
+                for p in data["train"]
+            ]
+        ),
         processing_class=tokenizer,
     )
     start, cpu_start = time.perf_counter(), cpu_seconds()
