@@ -38,7 +38,7 @@ def examples_from_rows(rows: list[training_data.PreferenceRow]) -> list[Preferen
     ]
 
 
-def preferenceexamples_from_rows(
+def preference_examples(
     session: Session, project_id: int, trust: Trust | None = None
 ) -> list[PreferenceExample]:
     """Every trusted label of the project (human and imported) as one example, grouped by
@@ -47,7 +47,7 @@ def preferenceexamples_from_rows(
     return examples_from_rows(training_data.preference_rows(session, project_id, trust=trust))
 
 
-def trainingexamples_from_rows(
+def training_examples(
     run: JobRun, params: RewardParams
 ) -> tuple[list[PreferenceExample], dict[str, float]]:
     """The examples the job trains on, after bringing the annotators' statuses up to date,
@@ -63,7 +63,7 @@ def trainingexamples_from_rows(
         recompute(session, project_id)
     with run.reading() as session:
         if params.aggregation == "labels":
-            examples = preferenceexamples_from_rows(session, project_id, trust)
+            examples = preference_examples(session, project_id, trust)
         else:
             examples = examples_from_rows(
                 training_data.aggregated_rows(session, project_id, trust=trust)
@@ -81,7 +81,7 @@ def run_reward(run: JobRun) -> None:
     base_model = params.base_model or run.settings.reward_model
     final = run.store.final_dir("reward", run.job.id)
     if not run.store.is_complete(final):
-        examples, trust_metrics = trainingexamples_from_rows(run, params)
+        examples, trust_metrics = training_examples(run, params)
         comparisons = len({e.group for e in examples})
         if comparisons < params.min_labels:
             raise JobError(
